@@ -1,0 +1,1 @@
+"""engine: a Flock-style blackboard runtime whose agents all stream at once."""
