@@ -1,0 +1,128 @@
+"""Turn one lm15 Request into the full text of a deterministic answer.
+
+The answer is in the format the adapter asked for: ChatAdapter sections
+(``[[ ## field ## ]]`` ... ``[[ ## completed ## ]]``) or, for JSONAdapter, one JSON
+object. Values come from :mod:`engine.offline.values`, prose from
+:mod:`engine.offline.prose`, ReAct steps from :mod:`engine.offline.react`.
+
+Determinism: the random generator is seeded from (seed, the whole prompt, attempt),
+where ``attempt`` counts earlier answers this model gave to the same signature (same
+system message). A fresh model with the same seed answers the same input identically.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import re
+import threading
+from typing import Any
+
+from engine.offline.prompt import PromptSpec, parse_chat_prompt
+from engine.offline.prose import Prose, salient_words
+from engine.offline.react import is_react_step, react_step
+from engine.offline.values import Generator
+
+_TRAJECTORY_KEY = re.compile(r"^(thought|tool_name|tool_args)_\d+$")
+
+
+def request_texts(request: Any) -> tuple[str, str]:
+    """(system text, last user message text) of an lm15 Request."""
+    system = request.system
+    if system is None:
+        system_text = ""
+    elif isinstance(system, str):
+        system_text = system
+    else:
+        system_text = "".join(getattr(p, "text", "") or "" for p in system)
+    user_text = ""
+    for message in request.messages:
+        if message.role == "system" and not system_text:
+            system_text = message.text or ""
+        if message.role == "user":
+            user_text = message.text or ""
+    return system_text, user_text
+
+
+def _digest(*parts: object) -> int:
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(str(part).encode("utf-8", "replace"))
+        h.update(b"\x00")
+    return int.from_bytes(h.digest()[:8], "big")
+
+
+def topic_words(spec: PromptSpec, user: str) -> list[str]:
+    """Salient words of the inputs (observations last), else of the instructions."""
+    primary = [v for k, v in spec.inputs.items() if not _TRAJECTORY_KEY.match(k)]
+    primary = [v for v in primary if not v.startswith("[[ ## ")]
+    observed = [v for k, v in spec.inputs.items() if k.startswith("observation_")]
+    main = [v for v in primary if v not in observed]
+    words = salient_words("\n".join(main)) if main else []
+    if not spec.inputs and not spec.outputs:
+        words = salient_words(user)
+    for w in salient_words("\n".join(observed), limit=3):
+        if w not in words:
+            words.append(w)
+    if len(words) < 3:
+        for w in salient_words(spec.instructions, limit=4):
+            if w not in words:
+                words.append(w)
+    return words[:8]
+
+
+class Composer:
+    """Writes answers; remembers how often each signature was answered (for scores)."""
+
+    def __init__(self, seed: int = 0) -> None:
+        self.seed = seed
+        self._attempts: dict[int, int] = {}
+        self._lock = threading.Lock()
+
+    def _next_attempt(self, key: int) -> int:
+        with self._lock:
+            attempt = self._attempts.get(key, 0)
+            self._attempts[key] = attempt + 1
+            return attempt
+
+    def answer(self, request: Any) -> str:
+        system, user = request_texts(request)
+        spec = parse_chat_prompt(system, user)
+        attempt = self._next_attempt(_digest("signature", system))
+        rng = random.Random(_digest(self.seed, system, user, attempt))
+        prose = Prose(topic_words(spec, user), rng)
+        if not spec.outputs:
+            return prose.paragraphs(2)
+        gen = Generator(prose, rng, root={}, attempt=attempt, seed=self.seed)
+        if is_react_step(spec):
+            values = react_step(spec, gen)
+        else:
+            values = {}
+            for f in spec.outputs:
+                gen.root = f.schema
+                values[f.name] = gen.value(f.schema, f.name)
+        return render(spec, values)
+
+
+def format_value(value: Any, raw_text: bool) -> str:
+    if raw_text and isinstance(value, str):
+        return value
+    if isinstance(value, bool) or value is None:
+        return json.dumps(value)
+    if isinstance(value, str):
+        return value if raw_text else json.dumps(value, ensure_ascii=False)
+    return json.dumps(value, ensure_ascii=False)
+
+
+def render(spec: PromptSpec, values: dict[str, Any]) -> str:
+    """The answer text in the adapter's format."""
+    if spec.json_mode:
+        return json.dumps(
+            {f.name: values[f.name] for f in spec.outputs}, ensure_ascii=False, indent=2
+        )
+    parts = []
+    for f in spec.outputs:
+        parts.append(f"[[ ## {f.name} ## ]]\n{format_value(values[f.name], f.raw_text)}")
+    parts.append("[[ ## completed ## ]]")
+    return "\n\n".join(parts)
