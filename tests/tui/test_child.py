@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from engine.events import Envelope, encode
-from flock_tui.sources.base import SourceEnded, SourceItem, SourceNotice
+from flock_tui.sources.base import SourceEnded, SourceItem
 from flock_tui.sources.child import ChildProcessSource, describe_exit
 
 TIMEOUT = 60

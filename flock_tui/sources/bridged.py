@@ -1,0 +1,65 @@
+"""A source served to browsers as it runs: ``flock-tui --web``.
+
+Starts the WebSocket bridge inside the renderer's event loop, announces its URL as an
+info notice, and tees every envelope to ``bridge.publish``. The bridge stays up after
+the run has ended (the dashboard stays readable) until ``stop()`` or ``aclose()``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from flock_tui.sources.base import EventSource, SourceItem, SourceNotice
+from flock_tui.sources.tee import EnvelopeCallback, TeeSource
+
+
+class BridgeLike(Protocol):
+    async def start(self) -> str: ...
+
+    def publish(self, envelope: Any) -> None: ...
+
+    async def close(self, reason: str) -> None: ...
+
+
+class BridgedSource:
+    """Wrap `inner`; serve its events through the bridge that `make_bridge()` builds."""
+
+    def __init__(
+        self,
+        inner: EventSource,
+        make_bridge: Callable[[], BridgeLike],
+        *callbacks: EnvelopeCallback,
+    ) -> None:
+        self.inner = inner
+        self.make_bridge = make_bridge
+        self.callbacks = callbacks
+        self.description = inner.description
+        self.bridge: BridgeLike | None = None
+        self.url: str | None = None
+        self._closed = False
+
+    async def run(self, queue: asyncio.Queue[SourceItem]) -> None:
+        callbacks = list(self.callbacks)
+        try:
+            bridge = self.make_bridge()
+            self.url = await bridge.start()
+        except Exception as exc:  # noqa: BLE001 - the run goes on without the dashboard
+            await queue.put(
+                SourceNotice("error", f"dashboard not started: {type(exc).__name__}: {exc}")
+            )
+        else:
+            self.bridge = bridge
+            callbacks.append(bridge.publish)
+            await queue.put(SourceNotice("info", f"dashboard: {self.url}"))
+        await TeeSource(self.inner, *callbacks).run(queue)
+
+    async def stop(self) -> None:
+        await self.inner.stop()
+        await self.aclose("stopped")
+
+    async def aclose(self, reason: str = "run finished") -> None:
+        if self.bridge is not None and not self._closed:
+            self._closed = True
+            await self.bridge.close(reason)
