@@ -1,0 +1,62 @@
+"""Entry point of a measured process, run by the harness inside the pseudo-terminal.
+
+    python -m benchmarks.inpty CONFIG.json
+
+CONFIG holds: kind ("ours", "static", "live", "live4"), producer_args, agents,
+input_rate, warmup, source ("child" or "pipe"), stats_path. The stats (see
+`Recorder.result`) are written as JSON to stats_path when the run has ended, also when
+it failed (with "error").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+from benchmarks.pipe import make_source
+from benchmarks.recorder import Recorder
+
+
+def run(config: dict[str, Any]) -> dict[str, Any]:
+    recorder = Recorder(warmup=config.get("warmup", 1.0), input_rate=config["input_rate"])
+    source, source_kind = make_source(config["producer_args"], prefer=config.get("source", "child"))
+    kind = config["kind"]
+    error: str | None = None
+    try:
+        if kind == "ours":
+            from benchmarks.ours import make_app
+
+            make_app(source, recorder).run()
+        elif kind == "static":
+            from benchmarks.baselines import NaiveStaticApp
+
+            NaiveStaticApp(source, recorder, config["agents"]).run()
+        elif kind in ("live", "live4"):
+            from benchmarks.baselines import run_rich_live
+
+            asyncio.run(run_rich_live(source, recorder, per_token=kind == "live"))
+        else:
+            raise ValueError(f"unknown kind {kind!r}")
+    except BaseException:  # report, never lose the figures collected so far
+        error = traceback.format_exc(limit=8)
+    stats = recorder.result()
+    stats["kind"] = kind
+    stats["source"] = source_kind
+    if error:
+        stats["error"] = error
+    return stats
+
+
+def main() -> int:
+    config = json.loads(Path(sys.argv[1]).read_text())
+    stats = run(config)
+    Path(config["stats_path"]).write_text(json.dumps(stats))
+    return 1 if "error" in stats else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
