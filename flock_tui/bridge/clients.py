@@ -1,0 +1,299 @@
+"""One bounded outgoing queue per WebSocket client, with merging and drop accounting.
+
+`Bridge.publish` offers every frame to every client's queue synchronously; a sender
+task per client (see server.py) takes items off it and awaits `send_str`, so this queue
+is the only buffer that grows when a client reads slowly. Under pressure:
+
+- soft limit: `llm_token` streaming_output frames of the same (agent_name, run_id, field)
+  are merged (contents concatenated, the later seq kept, `"merged": n` added to the
+  envelope, n = how many events it folds);
+- hard limit: other non-lifecycle frames (console output, status/log lines) are dropped
+  and counted; lifecycle frames are never dropped;
+- close limit (or over the hard limit for longer than `max_lag` seconds): the client
+  is too far behind and is closed with a reason (it can reconnect and resume).
+
+Merges and drops are counted here and reported to the client in `stats` messages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from engine.events import LIFECYCLE_EVENTS
+
+from .history import Frame
+
+MergeKey = tuple[str, str, str | None]
+
+
+@dataclass(frozen=True, slots=True)
+class QueueLimits:
+    soft_items: int = 256
+    soft_bytes: int = 256 * 1024
+    hard_items: int = 4_000
+    hard_bytes: int = 4 * 1024 * 1024
+    close_items: int = 8_000
+    close_bytes: int = 8 * 1024 * 1024
+    max_lag: float = 30.0
+
+
+@dataclass(slots=True)
+class _Pending:
+    seq: int | None
+    frame: Frame | None = None
+    text: str | None = None
+    key: MergeKey | None = None
+    parts: list[str] | None = None
+    merged: int = 1
+    final: bool = False
+    dead: bool = False
+    size: int = 0
+
+    def render(self) -> str:
+        if self.text is not None:
+            return self.text
+        assert self.frame is not None
+        if self.parts is None:
+            return self.frame.text
+        raw = json.loads(self.frame.text)
+        raw["merged"] = self.merged
+        raw["data"]["content"] = "".join(self.parts)
+        raw["data"]["is_final"] = self.final
+        return json.dumps(raw, ensure_ascii=False, separators=(",", ":"))
+
+
+def merge_key(frame: Frame) -> MergeKey | None:
+    """The (agent, run, field) a token frame belongs to, or None when it cannot merge."""
+    envelope = frame.envelope
+    if envelope.event_type != "streaming_output":
+        return None
+    data = envelope.data
+    if data.get("output_type", "llm_token") != "llm_token":
+        return None
+    agent, run = data.get("agent_name"), data.get("run_id")
+    if not isinstance(agent, str) or not isinstance(run, str):
+        return None
+    if not isinstance(data.get("content", ""), str):
+        return None
+    fld = data.get("field")
+    return (agent, run, fld if isinstance(fld, str) else None)
+
+
+@dataclass
+class ClientStats:
+    sent: int = 0
+    merges: int = 0
+    drops: int = 0
+
+
+class ClientQueue:
+    """The outgoing items of one client: first a replay from history, then live frames."""
+
+    def __init__(self, limits: QueueLimits | None = None, *, stats_interval: float = 1.0) -> None:
+        self.limits = limits or QueueLimits()
+        self.stats = ClientStats()
+        self.stats_interval = stats_interval
+        self.sent_seq = 0
+        self.skip_until = 0
+        self.closed_reason: str | None = None
+        self.too_far_behind = False
+        self._replay: deque[_Pending] = deque()
+        self._pending: deque[_Pending] = deque()
+        self._open: dict[MergeKey, _Pending] = {}
+        self._items = 0
+        self._bytes = 0
+        self._behind_since: float | None = None
+        self._stats_dirty = False
+        self._stats_sent_at = 0.0
+        self._finishing = False
+        self._wake = asyncio.Event()
+
+    # -- sizes -------------------------------------------------------------------------
+    @property
+    def pending_items(self) -> int:
+        return self._items
+
+    @property
+    def pending_bytes(self) -> int:
+        return self._bytes
+
+    @property
+    def replay_items(self) -> int:
+        return len(self._replay)
+
+    def _over(self, items: int, size: int) -> bool:
+        return self._items >= items or self._bytes >= size
+
+    # -- producer side (synchronous, never blocks) -------------------------------------
+    def replay(self, frames: Sequence[Frame], preface: Sequence[str] = ()) -> None:
+        """Replace everything queued with `preface` messages then `frames` (a resync)."""
+        self._replay.clear()
+        self._pending.clear()
+        self._open.clear()
+        self._items = self._bytes = 0
+        self._behind_since = None
+        for text in preface:
+            self._replay.append(_Pending(seq=None, text=text))
+        for frame in frames:
+            self._replay.append(_Pending(seq=frame.seq, frame=frame))
+        self._wake.set()
+
+    def message(self, text: str) -> None:
+        """Queue a control message (stats, end, error) after what is already queued."""
+        if self.closed_reason is None:
+            self._push(_Pending(seq=None, text=text, size=len(text)))
+
+    def offer(self, frame: Frame) -> None:
+        if self.closed_reason is not None or self.too_far_behind:
+            return
+        limits = self.limits
+        key = merge_key(frame)
+        if key is not None and self._over(limits.soft_items, limits.soft_bytes):
+            old = self._open.get(key)
+            if old is not None and not old.dead:
+                self._merge(old, frame, key)
+                return
+        if key is None and frame.envelope.event_type not in LIFECYCLE_EVENTS:
+            if self._over(limits.hard_items, limits.hard_bytes):
+                self.stats.drops += 1
+                self._stats_dirty = True
+                self._check_behind()
+                return
+        item = _Pending(seq=frame.seq, frame=frame, key=key, size=frame.size)
+        if key is not None:
+            item.final = bool(frame.envelope.data.get("is_final"))
+            self._open[key] = item
+        self._push(item)
+        self._check_behind()
+
+    def _merge(self, old: _Pending, frame: Frame, key: MergeKey) -> None:
+        old.dead = True
+        self._items -= 1
+        self._bytes -= old.size
+        content = frame.envelope.data.get("content", "")
+        parts = (old.parts if old.parts is not None else [_content(old)]) + [content]
+        item = _Pending(
+            seq=frame.seq,
+            frame=frame,
+            key=key,
+            parts=parts,
+            merged=old.merged + 1,
+            final=old.final or bool(frame.envelope.data.get("is_final")),
+            size=old.size + len(content),
+        )
+        self._open[key] = item
+        self.stats.merges += 1
+        self._stats_dirty = True
+        self._push(item)
+
+    def _push(self, item: _Pending) -> None:
+        if not item.size:
+            item.size = len(item.text or "")
+        self._pending.append(item)
+        self._items += 1
+        self._bytes += item.size
+        self._wake.set()
+
+    def _check_behind(self) -> None:
+        limits = self.limits
+        if self._over(limits.close_items, limits.close_bytes):
+            self.too_far_behind = True
+        elif self._over(limits.hard_items, limits.hard_bytes):
+            now = time.monotonic()
+            if self._behind_since is None:
+                self._behind_since = now
+            elif now - self._behind_since > limits.max_lag:
+                self.too_far_behind = True
+        else:
+            self._behind_since = None
+        if self.too_far_behind:
+            self._wake.set()
+
+    def finish(self) -> None:
+        """Send what is queued, then stop (the sender's next() returns None)."""
+        self._finishing = True
+        self._wake.set()
+
+    def close(self, reason: str) -> None:
+        if self.closed_reason is None:
+            self.closed_reason = reason
+        self._wake.set()
+
+    # -- consumer side (the sender task) -----------------------------------------------
+    def stats_message(self) -> str:
+        self._stats_dirty = False
+        self._stats_sent_at = time.monotonic()
+        return json.dumps(
+            {
+                "type": "stats",
+                "merges": self.stats.merges,
+                "drops": self.stats.drops,
+                "queued": self._items,
+            }
+        )
+
+    def pop_nowait(self) -> str | None:
+        """The next text to send, or None when nothing is queued."""
+        if self._stats_dirty and time.monotonic() - self._stats_sent_at >= self.stats_interval:
+            return self.stats_message()
+        while self._replay:
+            item = self._replay.popleft()
+            if item.seq is not None:
+                if item.seq <= self.skip_until:
+                    continue
+                self.sent_seq = max(self.sent_seq, item.seq)
+            return item.render()
+        while self._pending:
+            item = self._pending.popleft()
+            if item.dead:
+                continue
+            self._items -= 1
+            self._bytes -= item.size
+            if item.key is not None and self._open.get(item.key) is item:
+                del self._open[item.key]
+            if item.seq is not None:
+                if item.seq <= self.skip_until:
+                    continue
+                self.sent_seq = max(self.sent_seq, item.seq)
+                self.stats.sent += 1
+            if not self._over(self.limits.hard_items, self.limits.hard_bytes):
+                self._behind_since = None
+            return item.render()
+        return None
+
+    async def next(self) -> str | None:
+        """Wait for the next text to send; None once the client is closed or too slow."""
+        while True:
+            if self.closed_reason is not None or self.too_far_behind:
+                return None
+            text = self.pop_nowait()
+            if text is not None:
+                return text
+            if self._stats_dirty:
+                # Nothing else to send: report merges/drops now instead of waiting.
+                return self.stats_message()
+            if self._finishing:
+                return None
+            self._wake.clear()
+            await self._wake.wait()
+
+    def drain_nowait(self) -> list[str]:
+        """Everything still queued (for a graceful close), in order."""
+        out: list[str] = []
+        while (text := self.pop_nowait()) is not None:
+            out.append(text)
+        return out
+
+
+def _content(item: _Pending) -> str:
+    assert item.frame is not None
+    content = item.frame.envelope.data.get("content", "")
+    return content if isinstance(content, str) else ""
+
+
+__all__ = ["ClientQueue", "ClientStats", "QueueLimits", "merge_key"]

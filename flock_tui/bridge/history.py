@@ -1,0 +1,102 @@
+"""The bridge's bounded memory of the run: recent frames, for clients that resume.
+
+Every published envelope is encoded once into its WebSocket frame and kept here, up to
+a count and a byte budget. A client that names the last seq it saw gets every later
+frame from here, or learns that the history no longer reaches back that far (then the
+bridge sends it a snapshot instead, see snapshot.py).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from itertools import islice
+
+from engine.events import Envelope
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """One envelope and its encoded text frame, shared by history and every client."""
+
+    envelope: Envelope
+    text: str
+
+    @property
+    def seq(self) -> int:
+        return self.envelope.seq
+
+    @property
+    def size(self) -> int:
+        return len(self.text)
+
+
+class EventHistory:
+    """The most recent frames, bounded by count and by total characters."""
+
+    def __init__(self, max_events: int = 20_000, max_bytes: int = 16 * 1024 * 1024) -> None:
+        if max_events < 1 or max_bytes < 1:
+            raise ValueError("history bounds must be positive")
+        self.max_events = max_events
+        self.max_bytes = max_bytes
+        self._frames: deque[Frame] = deque()
+        self._bytes = 0
+        self.total = 0
+        self.evicted = 0
+        self._last_evicted_seq = 0
+
+    def __len__(self) -> int:
+        return len(self._frames)
+
+    @property
+    def bytes(self) -> int:
+        return self._bytes
+
+    @property
+    def first_seq(self) -> int | None:
+        return self._frames[0].seq if self._frames else None
+
+    @property
+    def last_seq(self) -> int:
+        """The newest seq ever appended (0 before the first event)."""
+        return self._frames[-1].seq if self._frames else self._last_evicted_seq
+
+    def append(self, frame: Frame) -> None:
+        self._frames.append(frame)
+        self._bytes += frame.size
+        self.total += 1
+        while len(self._frames) > 1 and (
+            len(self._frames) > self.max_events or self._bytes > self.max_bytes
+        ):
+            old = self._frames.popleft()
+            self._bytes -= old.size
+            self._last_evicted_seq = old.seq
+            self.evicted += 1
+
+    def holds_after(self, since: int) -> bool:
+        """True when every event after `since` is still here (nothing lost in between)."""
+        if since >= self.last_seq:
+            return True
+        if not self._frames:
+            return False
+        if self.evicted == 0:
+            return True
+        return self._last_evicted_seq <= since
+
+    def since(self, since: int, limit: int | None = None) -> list[Frame] | None:
+        """Every frame with seq > since (at most `limit`), or None when some were evicted."""
+        if not self.holds_after(since):
+            return None
+        if since >= self.last_seq:
+            return []
+        frames = self._frames
+        # seq is strictly increasing: find the start by bisection over the deque.
+        lo, hi = 0, len(frames)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if frames[mid].seq <= since:
+                lo = mid + 1
+            else:
+                hi = mid
+        end = len(frames) if limit is None else min(len(frames), lo + limit)
+        return list(islice(frames, lo, end))

@@ -1,0 +1,297 @@
+// flock-tui dashboard: one card per agent, all streaming at once, fed by /ws.
+// Event data is untrusted LLM text: it only ever reaches the page through textContent
+// and text nodes, never innerHTML. No external URLs: the page works offline.
+"use strict";
+(() => {
+  const params = new URLSearchParams(location.search);
+  const token = params.get("token");
+  const $ = (id) => document.getElementById(id);
+  const agents = new Map(); // name -> agent view
+  let lastSeq = 0;
+  let bridgeId = null;
+  let ended = false;
+  let backoff = 250;
+  let socket = null;
+  let artifactCount = 0;
+
+  function el(tag, cls, text) {
+    const node = document.createElement(tag);
+    if (cls) node.className = cls;
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    return node;
+  }
+
+  // ---- batched appends: one text node per stream per animation frame -------------
+  const pending = new Map(); // <pre> -> [strings]
+  let flushScheduled = false;
+  function appendText(pre, text) {
+    if (!text) return;
+    let parts = pending.get(pre);
+    if (!parts) pending.set(pre, (parts = []));
+    parts.push(text);
+    if (!flushScheduled) {
+      flushScheduled = true;
+      requestAnimationFrame(flush);
+    }
+  }
+  function flush() {
+    flushScheduled = false;
+    for (const [pre, parts] of pending) {
+      const stick = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 8;
+      pre.appendChild(document.createTextNode(parts.join("")));
+      if (pre.childNodes.length > 200) pre.normalize();
+      if (stick) pre.scrollTop = pre.scrollHeight;
+    }
+    pending.clear();
+  }
+
+  // ---- agents --------------------------------------------------------------------
+  function agentView(name) {
+    let view = agents.get(name);
+    if (view) return view;
+    const card = el("article", "card");
+    card.dataset.agent = name;
+    const head = el("div", "card-head");
+    const title = el("span", "card-name", name);
+    const badge = el("span", "badge", "idle");
+    badge.dataset.state = "idle";
+    const tokens = el("span", "tokens muted", "0 tok");
+    head.append(title, badge, tokens);
+    const description = el("div", "muted");
+    const fields = el("div", "fields");
+    const error = el("div", "error-text");
+    card.append(head, description, fields, error);
+    $("agents").appendChild(card);
+    view = { card, badge, tokens, description, fieldsEl: fields, error, fields: new Map(), count: 0, runId: null };
+    agents.set(name, view);
+    $("agent-count").textContent = `(${agents.size})`;
+    return view;
+  }
+  function setState(view, state) {
+    view.badge.textContent = state;
+    view.badge.dataset.state = state;
+  }
+  function setTokens(view, count) {
+    view.count = count;
+    view.tokens.textContent = `${count} tok`;
+  }
+  function fieldPre(view, field) {
+    const key = field || "output";
+    let pre = view.fields.get(key);
+    if (pre) return pre;
+    const wrap = el("div", "field");
+    wrap.append(el("div", "field-name", key));
+    pre = el("pre", "stream");
+    pre.dataset.field = key;
+    wrap.append(pre);
+    view.fieldsEl.append(wrap);
+    view.fields.set(key, pre);
+    return pre;
+  }
+  function newRun(view, runId) {
+    if (view.runId === runId) return;
+    view.runId = runId;
+    for (const pre of view.fields.values()) pending.delete(pre);
+    view.fields.clear();
+    view.fieldsEl.replaceChildren();
+    view.error.textContent = "";
+  }
+
+  // ---- artifacts and console -----------------------------------------------------
+  function addArtifact(data) {
+    const item = el("div", "artifact");
+    const head = el("div");
+    head.append(el("span", "artifact-type", data.artifact_type), document.createTextNode(" "),
+      el("span", "muted", `by ${data.produced_by}`));
+    const payload = el("pre", "payload", JSON.stringify(data.payload, null, 2));
+    item.dataset.type = String(data.artifact_type);
+    item.append(head, payload);
+    const feed = $("artifacts");
+    feed.prepend(item);
+    while (feed.childNodes.length > 300) feed.lastChild.remove();
+    artifactCount += 1;
+    $("artifact-count").textContent = `(${artifactCount})`;
+  }
+  function addConsole(text) {
+    appendText($("console"), text.endsWith("\n") ? text : text + "\n");
+  }
+
+  // ---- events --------------------------------------------------------------------
+  function applyEvent(env) {
+    if (typeof env.seq !== "number" || env.seq <= lastSeq) return; // duplicate or old
+    lastSeq = env.seq;
+    const d = env.data || {};
+    switch (env.event_type) {
+      case "run_started":
+        $("run").textContent = [d.script, d.runtime_mode, d.model].filter(Boolean).join(" · ");
+        break;
+      case "agent_registered": {
+        const view = agentView(d.name);
+        view.description.textContent = d.description || "";
+        break;
+      }
+      case "agent_activated": {
+        const view = agentView(d.agent_name);
+        newRun(view, d.run_id);
+        setState(view, "running");
+        break;
+      }
+      case "streaming_output": {
+        const view = agentView(d.agent_name);
+        if (view.runId === null) view.runId = d.run_id;
+        const type = d.output_type || "llm_token";
+        if (type === "llm_token") {
+          appendText(fieldPre(view, d.field), d.content || "");
+          setTokens(view, view.count + (env.merged || 1));
+        } else {
+          appendText(fieldPre(view, type), (d.content || "") + "\n");
+        }
+        break;
+      }
+      case "message_published":
+        addArtifact(d);
+        break;
+      case "agent_completed":
+        setState(agentView(d.agent_name), "done");
+        break;
+      case "agent_error": {
+        const view = agentView(d.agent_name);
+        setState(view, "error");
+        view.error.textContent = `${d.error_type}: ${d.error_message}`;
+        break;
+      }
+      case "console_output":
+        addConsole(`[${d.stream}] ${d.text}`);
+        break;
+      case "run_finished":
+        $("run").textContent += ` · finished${d.exit_code !== null && d.exit_code !== undefined ? ` (exit ${d.exit_code})` : ""}`;
+        break;
+      default:
+        break; // unknown event types are allowed by the protocol
+    }
+  }
+
+  function applySnapshot(snap) {
+    pending.clear();
+    agents.clear();
+    $("agents").replaceChildren();
+    $("artifacts").replaceChildren();
+    $("console").replaceChildren();
+    artifactCount = 0;
+    if (snap.run) $("run").textContent = [snap.run.script, snap.run.runtime_mode, snap.run.model].filter(Boolean).join(" · ");
+    for (const a of snap.agents || []) {
+      const view = agentView(a.name);
+      view.description.textContent = a.description || "";
+      setState(view, a.state || "idle");
+      setTokens(view, a.tokens || 0);
+      if (a.current) {
+        view.runId = a.current.run_id;
+        for (const [field, text] of Object.entries(a.current.fields || {})) appendText(fieldPre(view, field), text);
+        if (a.current.error) view.error.textContent = a.current.error;
+      }
+    }
+    for (const art of snap.artifacts || []) addArtifact(art);
+    for (const line of snap.console || []) addConsole(`[${line.stream}] ${line.text}`);
+    lastSeq = snap.seq || 0;
+  }
+
+  function onControl(msg) {
+    switch (msg.type) {
+      case "hello":
+        bridgeId = msg.bridge_id;
+        break;
+      case "reset":
+        applySnapshot(msg.snapshot || {});
+        lastSeq = msg.seq || lastSeq;
+        break;
+      case "stats":
+        $("stats").textContent = `merged ${msg.merges} · dropped ${msg.drops}`;
+        break;
+      case "end":
+        ended = true;
+        setConn("ended", `run ended: ${msg.reason || ""}`);
+        break;
+      case "error":
+        console.warn("bridge:", msg.message);
+        break;
+      default:
+        break;
+    }
+  }
+
+  // ---- connection with resume ----------------------------------------------------
+  function setConn(state, text) {
+    const node = $("conn");
+    node.dataset.state = state;
+    node.textContent = text || state;
+  }
+  function wsUrl() {
+    const q = new URLSearchParams({ since: String(lastSeq) });
+    if (bridgeId) q.set("bridge_id", bridgeId);
+    if (token) q.set("token", token);
+    return `${location.protocol === "https:" ? "wss:" : "ws:"}//${location.host}/ws?${q}`;
+  }
+  function connect() {
+    setConn(lastSeq ? "reconnecting" : "connecting");
+    const ws = new WebSocket(wsUrl());
+    socket = ws;
+    ws.onopen = () => {
+      backoff = 250;
+      setConn("live");
+    };
+    ws.onmessage = (event) => {
+      let msg;
+      try {
+        msg = JSON.parse(event.data);
+      } catch (err) {
+        console.warn("bridge: bad frame", err);
+        return;
+      }
+      if (msg && typeof msg.type === "string") onControl(msg);
+      else if (msg && typeof msg === "object") applyEvent(msg);
+    };
+    ws.onclose = (event) => {
+      if (socket !== ws) return;
+      if (ended || event.code === 1000) {
+        ended = true;
+        setConn("ended", `run ended${event.reason ? ": " + event.reason : ""}`);
+        return;
+      }
+      const wait = Math.min(backoff, 10000);
+      backoff = Math.min(backoff * 2, 10000);
+      setConn("reconnecting", `reconnecting in ${(wait / 1000).toFixed(1)}s`);
+      setTimeout(connect, wait + Math.random() * 100);
+    };
+  }
+
+  // ---- publish form --------------------------------------------------------------
+  function setupPublish() {
+    const form = $("publish-form");
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const out = $("publish-result");
+      let content;
+      try {
+        content = JSON.parse($("publish-content").value || "{}");
+      } catch (err) {
+        out.textContent = `content is not JSON: ${err.message}`;
+        return;
+      }
+      const headers = { "Content-Type": "application/json" };
+      if (token) headers.Authorization = `Bearer ${token}`;
+      try {
+        const response = await fetch("/api/control/publish", {
+          method: "POST", headers, body: JSON.stringify({ artifact_type: $("publish-type").value, content }),
+        });
+        const body = await response.json();
+        out.textContent = response.ok ? "published" : `${response.status}: ${body.error}`;
+      } catch (err) {
+        out.textContent = `publish failed: ${err.message}`;
+      }
+    });
+  }
+
+  window.__flockDashboard = { lastSeq: () => lastSeq, ended: () => ended };
+  setupPublish();
+  connect();
+})();
