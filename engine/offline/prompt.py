@@ -200,13 +200,23 @@ def parse_chat_prompt(system: str, user: str) -> PromptSpec:
 
 
 def _json_adapter_notes(system: str) -> dict[str, str]:
-    """JSONAdapter writes `"name": "{name}"  # note: ...` lines; read their notes too."""
+    """JSONAdapter lists outputs as a JSON object of `"{name}  # note: ..."` strings."""
+    block = _section(
+        system, "Outputs will be a JSON object with the following fields.", ("In adhering",)
+    )
+    start, end = block.find("{"), block.rfind("}")
+    if start < 0 or end < start:
+        return {}
+    try:
+        listed = json.loads(block[start : end + 1])
+    except json.JSONDecodeError:
+        return {}
     notes: dict[str, str] = {}
-    for match in re.finditer(
-        r'"(\w+)": "?\{\1\}"?(?: {2,}# note: the value you produce (.*))?$', system, re.MULTILINE
-    ):
-        if match.group(2):
-            notes[match.group(1)] = match.group(2)
+    if isinstance(listed, dict):
+        for name, text in listed.items():
+            match = _NOTE_RE.match(str(text))
+            if match and match.group(2):
+                notes[name] = match.group(2)
     return notes
 
 

@@ -17,6 +17,17 @@ from typing import Any
 
 from engine.offline.prose import Prose, kind_of
 
+_CARRIED = frozenset(
+    {
+        "minimum",
+        "maximum",
+        "exclusiveMinimum",
+        "exclusiveMaximum",
+        "multipleOf",
+        "minLength",
+        "maxLength",
+    }
+)
 SCORE_NAMES = ("score", "rating", "grade", "quality", "rank", "stars")
 
 
@@ -53,7 +64,9 @@ class Generator:
             return self.value({**merged, **rest}, name, nested=nested)
         options = schema.get("anyOf") or schema.get("oneOf")
         if options:
-            return self.value(self._pick_option(options), name, nested=nested)
+            # Constraints printed beside a union (DSPy's "Constraints:" line) bind its members.
+            carried = {k: v for k, v in schema.items() if k in _CARRIED}
+            return self.value({**carried, **self._pick_option(options)}, name, nested=nested)
         kind = schema.get("type")
         if isinstance(kind, list):
             non_null = [k for k in kind if k != "null"]
@@ -201,8 +214,9 @@ class Generator:
         if prefix:
             return [self.value(item, name, nested=True) for item in prefix]
         items = self._resolve(schema.get("items", {"type": "string"}))
-        low = int(schema.get("minItems", 0))
-        high = int(schema.get("maxItems", max(low, 4)))
+        # DSPy's "Constraints:" line says min/max length for lists too.
+        low = int(schema.get("minItems", schema.get("minLength", 0)))
+        high = int(schema.get("maxItems", schema.get("maxLength", max(low, 4))))
         count = max(low, min(high, self.rng.randint(2, 4)))
         singular = name[:-1] if name.endswith("s") and len(name) > 3 else name
         item_name = singular if kind_of(singular) != "default" else singular
@@ -233,8 +247,8 @@ class Generator:
             value_schema = extra if isinstance(extra, dict) else {"type": "string"}
             key_schema = self._resolve(schema.get("propertyNames", {"type": "string"}))
             keys = self._dict_keys(key_schema)
-            low = int(schema.get("minProperties", 0))
-            high = int(schema.get("maxProperties", max(low, 3)))
+            low = int(schema.get("minProperties", schema.get("minLength", 0)))
+            high = int(schema.get("maxProperties", schema.get("maxLength", max(low, 3))))
             keys = keys[: max(low, min(high, self.rng.randint(1, 3)))]
             for key in keys:
                 out[key] = self.value(value_schema, key, nested=True)
@@ -246,7 +260,9 @@ class Generator:
             self.rng.shuffle(keys)
             return keys
         keys = [w.replace(" ", "_") for w in self.prose.words] + ["notes", "extra", "misc"]
-        return list(dict.fromkeys(keys))
+        keys = list(dict.fromkeys(keys))
+        keys += [f"item_{i}" for i in range(len(keys) + 1, 64)]
+        return keys
 
 
 def _within(value: float, schema: dict[str, Any]) -> bool:
