@@ -19,8 +19,6 @@ from pydantic import BaseModel, Field
 
 from engine import Flock, flock_tool, flock_type
 
-OUT_DIR = Path(__file__).resolve().parent / "output"
-
 
 @flock_type
 class Idea(BaseModel):
@@ -51,9 +49,8 @@ class Review(BaseModel):
 
 @flock_tool
 def write_html(title: str, body: str) -> str:
-    """Write the finished blog post to blog.html and return the path."""
-    OUT_DIR.mkdir(exist_ok=True)
-    path = OUT_DIR / "blog.html"
+    """Write the finished blog post to blog.html (in the current directory); return its path."""
+    path = Path.cwd() / "blog.html"
     paragraphs = "".join(f"<p>{html.escape(p)}</p>" for p in body.split("\n\n") if p.strip())
     path.write_text(
         f"<!doctype html><meta charset=utf-8><title>{html.escape(title)}</title>"
