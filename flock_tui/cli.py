@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -298,13 +299,15 @@ def build_inner_source(inv: Invocation, plain: bool) -> EventSource:
     if inv.mode == "script":
         return ChildProcessSource(check_script(inv.target), inv.args)
     if inv.mode == "replay":
+        path = check_record_file(inv.target)
         from flock_tui.sources.replay import ReplaySource
 
         speed = inv.speed if inv.speed is not None else (0.0 if plain else 1.0)
-        return ReplaySource(check_record_file(inv.target), speed=speed)
+        return ReplaySource(path, speed=speed)
+    url = check_url(inv.target)
     from flock_tui.sources.websocket import WebSocketSource
 
-    return WebSocketSource(check_url(inv.target), token=inv.token)
+    return WebSocketSource(url, token=inv.token)
 
 
 def _make_bridge_factory(inv: Invocation):  # noqa: ANN202 - returns a zero-arg factory
@@ -409,6 +412,9 @@ def main(argv: list[str] | None = None) -> int:
     except RecordError as exc:
         _error(exc.strerror or str(exc))
         return 2
+    except ImportError as exc:
+        _error(f"this part of flock-tui is not available: {exc}")
+        return 1
     try:
         source = wrap_source(inv, inner, recorder)
         if plain:
@@ -416,6 +422,11 @@ def main(argv: list[str] | None = None) -> int:
         return run_tui_mode(inv, source)
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # noqa: BLE001 - one line, not a traceback, unless debugging
+        if os.environ.get("FLOCK_TUI_DEBUG"):
+            raise
+        _error(f"{type(exc).__name__}: {exc} (set FLOCK_TUI_DEBUG=1 for the traceback)")
+        return 1
     finally:
         if recorder is not None:
             recorder.close()

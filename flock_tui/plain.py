@@ -71,8 +71,9 @@ class PlainRenderer:
             self._line(f"{head}: {text}")
             return
         self._line(f"{head}:")
+        lead = " " * (len(head) - len(head.lstrip(" "))) + INDENT
         for line in text.split("\n"):
-            self._line(INDENT + line)
+            self._line(lead + line)
 
     def _run(self, agent: str, run_id: str | None) -> _Run:
         key = run_id or f"{agent}:-"
