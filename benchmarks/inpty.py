@@ -30,11 +30,17 @@ def run(config: dict[str, Any]) -> dict[str, Any]:
         if kind == "ours":
             from benchmarks.ours import make_app
 
-            make_app(source, recorder).run()
+            app = make_app(source, recorder)
+            app.run()
+            if app._exception is not None:  # Textual printed it; keep it in the stats
+                raise app._exception
         elif kind == "static":
             from benchmarks.baselines import NaiveStaticApp
 
-            NaiveStaticApp(source, recorder, config["agents"]).run()
+            naive = NaiveStaticApp(source, recorder, config["agents"])
+            naive.run()
+            if naive._exception is not None:
+                raise naive._exception
         elif kind in ("live", "live4"):
             from benchmarks.baselines import run_rich_live
 

@@ -9,16 +9,32 @@ place a compositor update becomes terminal output; textual 8.2.8).
 
 from __future__ import annotations
 
+import inspect
+from pathlib import Path, PurePath
 from typing import Any
 
 from benchmarks.recorder import CountingSource, Recorder
 from engine.events import Envelope
 
 
+def _absolute_css(app_class: type) -> Any:
+    """FlockApp's CSS_PATH made absolute: Textual resolves a relative one against the
+    module of the subclass (here benchmarks/), not of FlockApp."""
+    css = app_class.CSS_PATH
+    base = Path(inspect.getfile(app_class)).parent
+    if css is None:
+        return None
+    if isinstance(css, str | PurePath):
+        return str(base / css)
+    return [str(base / item) for item in css]
+
+
 def make_app(source: Any, recorder: Recorder, *, title: str = "flock-tui benchmark") -> Any:
     from flock_tui.app import FlockApp
 
     class BenchFlockApp(FlockApp):
+        CSS_PATH = _absolute_css(FlockApp)
+
         def events_applied(self, batch: list[Envelope]) -> None:
             super().events_applied(batch)
             if recorder.on_applied(batch):
