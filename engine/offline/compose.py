@@ -20,11 +20,11 @@ import threading
 from typing import Any
 
 from engine.offline.prompt import PromptSpec, parse_chat_prompt
-from engine.offline.prose import Prose, salient_words
+from engine.offline.prose import Prose, key_phrases
 from engine.offline.react import is_react_step, react_step
 from engine.offline.values import Generator
 
-_TRAJECTORY_KEY = re.compile(r"^(thought|tool_name|tool_args)_\d+$")
+_TRAJECTORY_KEY = re.compile(r"^(thought|tool_name|tool_args|observation)_\d+$")
 
 
 def request_texts(request: Any) -> tuple[str, str]:
@@ -54,22 +54,18 @@ def _digest(*parts: object) -> int:
 
 
 def topic_words(spec: PromptSpec, user: str) -> list[str]:
-    """Salient words of the inputs (observations last), else of the instructions."""
-    primary = [v for k, v in spec.inputs.items() if not _TRAJECTORY_KEY.match(k)]
-    primary = [v for v in primary if not v.startswith("[[ ## ")]
-    observed = [v for k, v in spec.inputs.items() if k.startswith("observation_")]
-    main = [v for v in primary if v not in observed]
-    words = salient_words("\n".join(main)) if main else []
+    """Key phrases of the inputs (in signature order), else of the instructions."""
+    names = [n for n in spec.input_names if n in spec.inputs] or list(spec.inputs)
+    texts = [spec.inputs[n] for n in names if not _TRAJECTORY_KEY.match(n) and n != "trajectory"]
+    texts = [t for t in texts if not t.startswith("[[ ## ")]
     if not spec.inputs and not spec.outputs:
-        words = salient_words(user)
-    for w in salient_words("\n".join(observed), limit=3):
-        if w not in words:
-            words.append(w)
-    if len(words) < 3:
-        for w in salient_words(spec.instructions, limit=4):
-            if w not in words:
-                words.append(w)
-    return words[:8]
+        texts = [user]
+    phrases = key_phrases(texts)
+    if len(phrases) < 2:
+        for phrase in key_phrases([spec.instructions], limit=3):
+            if phrase not in phrases:
+                phrases.append(phrase)
+    return phrases[:6]
 
 
 class Composer:

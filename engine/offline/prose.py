@@ -1,6 +1,6 @@
 """Deterministic prose on the input's topic.
 
-Salient words are taken from the input values; sentences are built from templates
+Key phrases are taken from the input values; sentences are built from templates
 chosen by a seeded random generator, so the same seed and input give the same text
 and a different seed gives different text. The shape of the text follows the field
 name: a title is a short line, a summary two or three sentences, comments read like
@@ -29,6 +29,17 @@ STOPWORDS = frozenset(
 )
 _WORD_RE = re.compile(r"[A-Za-z][A-Za-z'-]{2,}")
 _JSON_KEY_RE = re.compile(r'"\w+"\s*:')
+_CLAUSE_RE = re.compile(r"[.,;:!?()\[\]{}\"\n]+")
+_TOKEN_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9'-]*")
+_SMALL_WORDS = frozenset("a an and as at but by for in of on or the to vs with".split())
+COMPANIONS = (
+    "everyday life",
+    "the people involved",
+    "the long run",
+    "small teams",
+    "the hidden costs",
+    "first principles",
+)
 
 FALLBACK_TOPICS = ("the subject", "the idea", "the project")
 
@@ -89,6 +100,10 @@ _THOUGHTS = (
 )
 
 TITLE_NAMES = ("title", "headline", "heading", "name", "subject", "label", "caption", "slug")
+PLACE_NAMES = ("city", "location", "place", "country", "person", "company", "author")
+FILE_NAMES = ("file", "path")
+URL_NAMES = ("url", "link", "website")
+EMAIL_NAMES = ("email", "mail")
 SHORT_NAMES = ("keyword", "tag", "topic", "category", "author", "city", "query", "term", "word")
 SUMMARY_NAMES = ("summary", "abstract", "tldr", "synopsis", "description", "digest", "overview")
 CRITIQUE_NAMES = ("comment", "critique", "feedback", "review", "suggestion", "improvement")
@@ -126,10 +141,80 @@ def salient_words(text: str, limit: int = 6) -> list[str]:
     return ranked[:limit]
 
 
+def _runs(text: str) -> list[list[str]]:
+    """Runs of consecutive content words (original spelling), clause by clause."""
+    runs: list[list[str]] = []
+    for clause in _CLAUSE_RE.split(_JSON_KEY_RE.sub(" ", text)):
+        current: list[str] = []
+        for i, raw in enumerate(_TOKEN_RE.findall(clause)):
+            word = raw.strip("'-")
+            if len(word) > 2 and word.isalpha() and word.lower() not in STOPWORDS:
+                # Keep capitals only where they look like names (not a clause's first word).
+                keep = (i > 0 and word[0].isupper()) or (word.isupper() and len(word) > 1)
+                current.append(word if keep else word.lower())
+            elif current:
+                runs.append(current)
+                current = []
+        if current:
+            runs.append(current)
+    return [run[i : i + 3] for run in runs for i in range(0, len(run), 3)]
+
+
+def key_phrases(texts: list[str], limit: int = 6) -> list[str]:
+    """Topic phrases of the inputs: the first text's first phrase, then the weightiest.
+
+    A phrase is a run of up to three consecutive content words ("urban beekeeping",
+    "city rooftops"). The first phrase of the first non-empty text is the topic; the
+    others are ranked by how often their words occur, then by first appearance.
+    """
+    texts = [t for t in texts if t and t.strip() and t.strip().lower() not in ("n/a", "none")]
+    if not texts:
+        return []
+    counts = Counter(w.lower() for t in texts for run in _runs(t) for w in run)
+    ordered: list[list[str]] = []
+    for t in texts:
+        ordered.extend(_runs(t))
+    if not ordered:
+        return []
+    first_runs = _runs(texts[0])
+    head = first_runs[0] if first_runs else ordered[0]
+    position = {id(r): i for i, r in enumerate(ordered)}
+    ranked = sorted(
+        ordered, key=lambda r: (-sum(counts[w.lower()] for w in r) / len(r), position[id(r)])
+    )
+    chosen: list[list[str]] = [head]
+    covered = {w.lower() for w in head}
+    for run in ranked:
+        if len(chosen) >= limit:
+            break
+        lowered = {w.lower() for w in run}
+        if lowered <= covered:
+            continue
+        chosen.append(run)
+        covered |= lowered
+    return [" ".join(run) for run in chosen]
+
+
+def title_case(phrase: str) -> str:
+    """Capitalise words (small words stay lower unless first); keep existing capitals."""
+    words = phrase.split()
+    out = []
+    for i, w in enumerate(words):
+        if i > 0 and w.lower() in _SMALL_WORDS:
+            out.append(w.lower())
+        else:
+            out.append(w[:1].upper() + w[1:])
+    return " ".join(out)
+
+
 def kind_of(name: str) -> str:
     """Which shape of text a field called `name` wants."""
     lowered = name.lower()
     for kind, names in (
+        ("file", FILE_NAMES),
+        ("url", URL_NAMES),
+        ("email", EMAIL_NAMES),
+        ("place", PLACE_NAMES),
         ("reason", REASON_NAMES),
         ("title", TITLE_NAMES),
         ("summary", SUMMARY_NAMES),
@@ -161,20 +246,20 @@ class Prose:
 
     # -- slots -------------------------------------------------------------------------------
     def _topic(self) -> str:
-        if len(self.words) >= 2 and self.rng.random() < 0.35:
-            return f"{self.words[0]} {self.words[1]}"
+        if len(self.words) >= 2 and self.rng.random() < 0.2:
+            return self.rng.choice(self.words[1:3])
         return self.words[0]
 
-    def _other(self) -> str:
-        pool = self.words[1:] or [self.words[0]]
+    def _other(self, topic: str) -> str:
+        pool = [w for w in self.words if w != topic]
+        if not pool or self.rng.random() < 0.25:
+            pool = pool + list(COMPANIONS)
         return self.rng.choice(pool)
 
     def _fill(self, template: str) -> str:
         t = self._topic()
-        u = self._other()
-        if u == t:
-            u = f"the basics of {t}"
-        return template.format(t=t, T=t[:1].upper() + t[1:], u=u, U=u.title())
+        u = self._other(t)
+        return template.format(t=t, T=t[:1].upper() + t[1:], u=u, U=title_case(u))
 
     def _sentences(self, pool: tuple[str, ...], count: int) -> list[str]:
         return [self._fill(self._draw(pool)) for _ in range(count)]
@@ -182,15 +267,21 @@ class Prose:
     # -- shapes ------------------------------------------------------------------------------
     def title(self) -> str:
         t = self.words[0]
-        u = self._other()
-        template = self._draw(_TITLES)
-        return template.format(T=t.title(), U=u.title() if u != t else "Everyday Life")
+        u = self._other(t)
+        return self._draw(_TITLES).format(T=title_case(t), U=title_case(u))
 
-    def phrase(self, max_words: int = 4) -> str:
-        count = self.rng.randint(1, max(1, min(max_words, len(self.words))))
-        start = self.rng.randrange(len(self.words))
-        picked = [self.words[(start + i) % len(self.words)] for i in range(count)]
-        return " ".join(dict.fromkeys(picked))
+    def phrase(self) -> str:
+        return self.rng.choice(self.words[:4])
+
+    def slug(self) -> str:
+        """The topic as a safe file-name stem: lowercase letters, digits and dashes."""
+        slug = re.sub(r"[^a-z0-9]+", "-", self.words[0].lower()).strip("-")
+        return slug or "note"
+
+    def proper_name(self) -> str:
+        """A phrase that looks like a name (capitalised in the input), else a phrase."""
+        names = [w for w in self.words if w[:1].isupper()]
+        return self.rng.choice(names) if names else self.phrase()
 
     def sentences(self, count: int) -> str:
         body = self._sentences(_BODY, count)
@@ -218,8 +309,16 @@ class Prose:
         kind = kind_of(name)
         if kind == "title":
             return self.title()
+        if kind == "file":
+            return f"{self.slug()}.html" if "html" in name.lower() else f"{self.slug()}.txt"
+        if kind == "url":
+            return f"https://example.com/{self.slug()}"
+        if kind == "email":
+            return f"{self.slug().replace('-', '.')}@example.com"
+        if kind == "place":
+            return self.proper_name()
         if kind == "short":
-            return self.phrase(3)
+            return self.phrase()
         if kind == "reason":
             return self.thought() if nested else f"{self.thought()} {self.sentences(1)}"
         if kind == "summary":

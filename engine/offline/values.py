@@ -232,7 +232,10 @@ class Generator:
         while len(out) < count and tries < count * 5:
             tries += 1
             value = self.value(items, item_name, nested=True)
-            if schema.get("uniqueItems") and value in out:
+            # Unique when asked; for text also preferred (until the tries run out).
+            if value in out and (
+                schema.get("uniqueItems") or (isinstance(value, str) and tries < count * 3)
+            ):
                 continue
             out.append(value)
         return out
