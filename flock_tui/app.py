@@ -1,0 +1,394 @@
+"""FlockApp: the Textual multiplexer, one live pane per agent, fed by an EventSource.
+
+A worker runs `source.run(queue)`; the dispatcher drains the queue in batches (everything
+available), folds the batch into the pure `RunState`, then syncs only the widgets the batch
+touched, inside one `batch_update()`. Under load it waits a little before draining again
+so a burst of tokens becomes one repaint per pane (adaptive coalescing); when idle the
+first event is drawn at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime
+from typing import ClassVar
+
+from textual.app import App, ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.widgets import Footer, Static
+
+from engine.events import Envelope
+from flock_tui.sources.base import EventSource, SourceEnded, SourceItem, SourceNotice
+from flock_tui.state import RunState
+from flock_tui.widgets.grid import PaneGrid
+from flock_tui.widgets.pane import AgentPane
+from flock_tui.widgets.panels import AgentStrip, ConsoleView, FeedView, StatusBar
+
+STOP_TIMEOUT = 8.0
+"""Seconds to wait for the source to stop and report its exit code on quit."""
+
+
+class FlockApp(App[int]):
+    """Watch every agent of a run stream at once."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "flock-tui"
+    ENABLE_COMMAND_PALETTE = False
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("q", "quit", "Quit"),
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
+        Binding("tab,]", "next_pane", "Next", priority=True),
+        Binding("shift+tab,[", "previous_pane", "Prev", priority=True),
+        Binding("z,enter", "zoom", "Zoom"),
+        Binding("f", "toggle_feed", "Feed"),
+        Binding("c", "toggle_console", "Console"),
+        Binding("}", "next_page", "Next page", show=False),
+        Binding("{", "previous_page", "Prev page", show=False),
+        Binding("question_mark", "help", "Help"),
+    ]
+
+    coalesce_min: ClassVar[float] = 1 / 60
+    """Shortest gap between two batches under load (seconds)."""
+    coalesce_max: ClassVar[float] = 1 / 12
+    """Longest gap between two batches under load (seconds)."""
+    coalesce_factor: ClassVar[float] = 3.0
+    """Under load, wait this many times the cost of the last batch before the next."""
+    tick_interval: ClassVar[float] = 0.5
+    """Seconds between live clock ticks (live runs only)."""
+
+    class PaneAdded(Message):
+        """A pane was created for an agent."""
+
+        def __init__(self, agent_name: str) -> None:
+            super().__init__()
+            self.agent_name = agent_name
+
+    class RunEnded(Message):
+        """The source ended; `exit_code` is the child's exit code (None if unknown)."""
+
+        def __init__(self, exit_code: int | None, reason: str) -> None:
+            super().__init__()
+            self.exit_code = exit_code
+            self.reason = reason
+
+    def __init__(
+        self,
+        source: EventSource,
+        *,
+        exit_on_finish: bool = False,
+        title: str | None = None,
+    ) -> None:
+        super().__init__()
+        self.source = source
+        self.exit_on_finish = exit_on_finish
+        self.title = title or f"flock-tui · {getattr(source, 'description', 'run')}"
+        self.state = RunState()
+        self.queue: asyncio.Queue[SourceItem] = asyncio.Queue()
+        self.panes: dict[str, AgentPane] = {}
+        self.source_finished = asyncio.Event()
+        """Set once the source's SourceEnded has been applied and drawn."""
+        self.live = bool(getattr(source, "live", True))
+        self.batches = 0
+        self.events_seen = 0
+        self._last_flush = 0.0
+        self._batch_cost = 0.0
+        self._quitting = False
+        self._feed_wanted: bool | None = None
+        self._console_wanted = False
+
+    # ------------------------------------------------------------------ layout
+    def compose(self) -> ComposeResult:
+        yield StatusBar(self.title, id="status")
+        yield AgentStrip(id="strip")
+        with Horizontal(id="main"):
+            with Vertical(id="left"):
+                yield Static(
+                    f"waiting for events from {getattr(self.source, 'description', 'the source')}…",
+                    id="waiting",
+                    markup=False,
+                )
+                yield PaneGrid(id="panes")
+            yield FeedView(id="feed")
+        yield ConsoleView(id="console")
+        yield Footer()
+
+    @property
+    def grid(self) -> PaneGrid:
+        return self.query_one(PaneGrid)
+
+    @property
+    def feed(self) -> FeedView:
+        return self.query_one(FeedView)
+
+    @property
+    def console_view(self) -> ConsoleView:
+        return self.query_one(ConsoleView)
+
+    def on_mount(self) -> None:
+        self.grid.display = False
+        self._feed_wanted = self.size.width >= 120
+        self._apply_panels()
+        self.status_bar.show(self.state)
+        self.run_worker(self._run_source(), name="source", group="source", exit_on_error=False)
+        self.run_worker(self._dispatch(), name="dispatcher", group="dispatcher")
+        if self.live:
+            self.set_interval(self.tick_interval, self._tick)
+
+    @property
+    def status_bar(self) -> StatusBar:
+        return self.query_one(StatusBar)
+
+    # ----------------------------------------------------------------- the source
+    async def _run_source(self) -> None:
+        try:
+            await self.source.run(self.queue)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a broken source must not take the screen with it
+            self.queue.put_nowait(SourceNotice("error", f"event source failed: {exc!r}"))
+            self.queue.put_nowait(SourceEnded(exit_code=None, reason=f"source failed: {exc}"))
+
+    async def _dispatch(self) -> None:
+        queue = self.queue
+        while True:
+            item = await queue.get()
+            wait = self._next_gap() - (time.monotonic() - self._last_flush)
+            if wait > 0:  # under load: let more arrive, then draw them together
+                await asyncio.sleep(wait)
+            batch = [item]
+            while True:
+                try:
+                    batch.append(queue.get_nowait())
+                except asyncio.QueueEmpty:
+                    break
+            started = time.monotonic()
+            ended = self._apply_batch(batch)
+            now = time.monotonic()
+            self._batch_cost = now - started
+            self._last_flush = now
+            self.events_applied([item for item in batch if isinstance(item, Envelope)])
+            if ended is not None:
+                self._on_source_ended(ended)
+            await asyncio.sleep(0)
+
+    def _next_gap(self) -> float:
+        return min(
+            self.coalesce_max, max(self.coalesce_min, self._batch_cost * self.coalesce_factor)
+        )
+
+    def events_applied(self, batch: list[Envelope]) -> None:
+        """Hook called right after each batch of events has been applied (for benchmarks)."""
+
+    def _apply_batch(self, batch: list[SourceItem]) -> SourceEnded | None:
+        state = self.state
+        ended: SourceEnded | None = None
+        for item in batch:
+            state.apply(item)
+            if isinstance(item, SourceEnded):
+                ended = item
+        self.batches += 1
+        self.events_seen += len(batch)
+        changes = state.take_changes()
+        if not changes:
+            return ended
+        with self.batch_update():
+            for name in changes.new_agents:
+                self._add_pane(name)
+            clock = state.clock
+            grid = self.grid
+            visible = grid.visible_panes()
+            for name in changes.agents:
+                pane = self.panes[name]
+                pane.sync(clock)
+            for pane in visible:  # the clock moved: refresh elapsed and tok/s
+                if pane.agent.active and pane.agent_name not in changes.agents:
+                    pane.update_titles(clock)
+            if changes.feed:
+                self.feed.add_entries(changes.feed)
+            if changes.console or changes.warnings:
+                self.console_view.add(changes.console, changes.warnings)
+            self.status_bar.show(state)
+            if changes.agents or changes.new_agents:
+                self._update_strip()
+        return ended
+
+    def _add_pane(self, name: str) -> None:
+        agent = self.state.agents[name]
+        pane = AgentPane(agent)
+        self.panes[name] = pane
+        grid = self.grid
+        if not grid.display:
+            grid.display = True
+            self.query_one("#waiting").display = False
+        grid.add_pane(pane)
+        if len(self.panes) == 1:
+            self.call_after_refresh(self._focus_pane, pane)
+        self.post_message(self.PaneAdded(name))
+
+    def _update_strip(self) -> None:
+        grid = self.grid
+        plan = grid.layout_plan
+        self.query_one(AgentStrip).show(
+            list(self.state.agents.values()), grid.page, plan.pages, plan.per_page
+        )
+
+    def _on_source_ended(self, ended: SourceEnded) -> None:
+        code = self.state.exit_code
+        self.post_message(self.RunEnded(code, self.state.finish_reason or ended.reason))
+        if self.exit_on_finish and not self._quitting:
+            self.call_after_refresh(self._finish)
+        self.call_after_refresh(self.source_finished.set)
+
+    def _finish(self) -> None:
+        self.exit(self.state.exit_code or 0, return_code=self.state.exit_code or 0)
+
+    def _tick(self) -> None:
+        if self.state.ended or self.state.source_ended:
+            return
+        self.state.tick(datetime.now(UTC))
+        clock = self.state.clock
+        for pane in self.grid.visible_panes():
+            if pane.agent.active:
+                pane.update_titles(clock)
+        self.status_bar.show(self.state)
+
+    # ----------------------------------------------------------------- focus
+    def _pane_list(self) -> list[AgentPane]:
+        return self.grid.panes
+
+    def focused_pane(self) -> AgentPane | None:
+        focused = self.focused
+        return focused if isinstance(focused, AgentPane) else None
+
+    def _focus_pane(self, pane: AgentPane) -> None:
+        grid = self.grid
+        if grid.zoomed is not None and grid.zoomed is not pane:
+            grid.zoomed.remove_class("-zoomed")
+            grid.zoomed = pane
+            pane.add_class("-zoomed")
+            grid.relayout()
+        page = grid.page_of(pane)
+        if page != grid.page:
+            grid.show_page(page)
+            self._update_strip()
+        pane.focus(scroll_visible=False)
+
+    def _move_focus(self, step: int) -> None:
+        panes = self._pane_list()
+        if not panes:
+            return
+        current = self.focused_pane()
+        index = panes.index(current) if current in panes else (-1 if step > 0 else 0)
+        self._focus_pane(panes[(index + step) % len(panes)])
+
+    def action_next_pane(self) -> None:
+        self._move_focus(1)
+
+    def action_previous_pane(self) -> None:
+        self._move_focus(-1)
+
+    def _turn_page(self, step: int) -> None:
+        grid = self.grid
+        plan = grid.layout_plan
+        if plan.pages <= 1:
+            return
+        grid.show_page((grid.page + step) % plan.pages)
+        self._update_strip()
+        visible = grid.visible_panes()
+        if visible:
+            visible[0].focus(scroll_visible=False)
+
+    def action_next_page(self) -> None:
+        self._turn_page(1)
+
+    def action_previous_page(self) -> None:
+        self._turn_page(-1)
+
+    # ------------------------------------------------------------------ zoom
+    def action_zoom(self) -> None:
+        grid = self.grid
+        if grid.zoomed is not None:
+            pane = grid.zoomed
+            grid.zoomed = None
+            pane.remove_class("-zoomed")
+            grid.remove_class("-zoomed")
+            grid.relayout()
+            self._apply_panels()
+            self._restore_scroll(pane)
+            self._update_strip()
+            return
+        pane = self.focused_pane() or (grid.visible_panes() or [None])[0]
+        if pane is None:
+            return
+        pane.saved_scroll = (pane.scroll_y, pane.follow)
+        grid.zoomed = pane
+        pane.add_class("-zoomed")
+        grid.add_class("-zoomed")
+        grid.relayout()
+        self._apply_panels()
+        pane.focus(scroll_visible=False)
+
+    def _restore_scroll(self, pane: AgentPane) -> None:
+        saved = getattr(pane, "saved_scroll", None)
+        if saved is None:
+            return
+        scroll_y, follow = saved
+
+        def restore() -> None:
+            pane.update_layout()
+            if follow:
+                pane.follow = True
+                pane.scroll_end(animate=False, immediate=True, x_axis=False)
+            else:
+                pane.scroll_to(y=scroll_y, animate=False, immediate=True)
+                pane.follow = False
+
+        self.call_after_refresh(restore)
+
+    # --------------------------------------------------------------- panels
+    def _apply_panels(self) -> None:
+        zoomed = self.grid.zoomed is not None
+        self.feed.set_class(zoomed or not self._feed_wanted, "-hidden")
+        self.console_view.set_class(zoomed or not self._console_wanted, "-hidden")
+
+    def action_toggle_feed(self) -> None:
+        self._feed_wanted = not self._feed_wanted
+        self._apply_panels()
+
+    def action_toggle_console(self) -> None:
+        self._console_wanted = not self._console_wanted
+        self._apply_panels()
+
+    @property
+    def feed_visible(self) -> bool:
+        return not self.feed.has_class("-hidden")
+
+    @property
+    def console_visible(self) -> bool:
+        return not self.console_view.has_class("-hidden")
+
+    def action_help(self) -> None:
+        if self.screen.query("HelpPanel"):
+            self.action_hide_help_panel()
+        else:
+            self.action_show_help_panel()
+
+    # ------------------------------------------------------------------ quit
+    async def action_quit(self) -> None:
+        if self._quitting:
+            return
+        self._quitting = True
+        self.status_bar.title_text = "quitting…"
+        self.status_bar.show(self.state)
+        try:
+            await asyncio.wait_for(self.source.stop(), STOP_TIMEOUT)
+            if not self.state.source_ended:
+                await asyncio.wait_for(self.source_finished.wait(), STOP_TIMEOUT)
+        except TimeoutError:
+            pass
+        code = self.state.exit_code if self.state.exit_code is not None else 0
+        self.exit(code, return_code=code)

@@ -1,0 +1,553 @@
+"""A pure model of one run, reduced from events (no Textual here).
+
+`RunState.apply(item)` folds one source item (an Envelope, a SourceNotice or the final
+SourceEnded) into the model and records what changed; the app drains the changes once per
+batch (`take_changes()`) and syncs only the widgets concerned.
+
+Time is event time: the clock is the latest event timestamp, so elapsed times and
+tokens per second are the same in every replay. A live app may push the wall clock with
+`tick(now)` while the run has not ended.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from engine.events import (
+    AgentActivated,
+    AgentCompleted,
+    AgentError,
+    AgentRegistered,
+    ConsoleOutput,
+    Envelope,
+    MessagePublished,
+    ProtocolError,
+    RunFinished,
+    RunStarted,
+    StreamingOutput,
+    parse_timestamp,
+)
+from flock_tui.sources.base import SourceEnded, SourceItem, SourceNotice
+from flock_tui.text import sanitize
+
+Badge = Literal["idle", "queued", "running", "done", "error"]
+RunStatus = Literal["queued", "running", "done", "error"]
+ChildState = Literal["starting", "running", "finished", "ended"]
+
+CONSOLE_LINES = 10_000
+FEED_ENTRIES = 5_000
+WARNINGS_KEPT = 1_000
+_PIECE_CHUNKS = 256
+
+
+class FieldText:
+    """The streamed text of one output field of one run, appended chunk by chunk.
+
+    Chunks are joined into larger pieces as they come so that millions of tokens do not
+    cost one Python object each; `since(pos)` hands a reader the text it has not seen.
+    """
+
+    __slots__ = ("name", "_pieces", "_tail", "length", "chunks", "final")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._pieces: list[str] = []
+        self._tail: list[str] = []
+        self.length = 0
+        self.chunks = 0
+        self.final = False
+
+    def append(self, text: str) -> None:
+        if not text:
+            return
+        self._tail.append(text)
+        self.length += len(text)
+        self.chunks += 1
+        if len(self._tail) >= _PIECE_CHUNKS:
+            self._pieces.append("".join(self._tail))
+            self._tail.clear()
+
+    @property
+    def text(self) -> str:
+        return "".join(self._pieces) + "".join(self._tail)
+
+    def since(self, pos: int) -> str:
+        """The text after the first `pos` characters."""
+        want = self.length - pos
+        if want <= 0:
+            return ""
+        parts: list[str] = []
+        have = 0
+        for piece in reversed(self._tail):
+            parts.append(piece)
+            have += len(piece)
+            if have >= want:
+                break
+        else:
+            for piece in reversed(self._pieces):
+                parts.append(piece)
+                have += len(piece)
+                if have >= want:
+                    break
+        joined = "".join(reversed(parts))
+        return joined[len(joined) - want :]
+
+
+@dataclass(slots=True)
+class StatusLines:
+    """Consecutive status lines (tool calls, logs) inside a run."""
+
+    kind: str
+    lines: list[str] = field(default_factory=list)
+
+
+Part = FieldText | StatusLines
+
+
+@dataclass(slots=True)
+class ArtifactRecord:
+    artifact_id: str
+    artifact_type: str
+    produced_by: str
+    payload: dict[str, Any]
+    correlation_id: str | None
+    time: datetime
+    run_id: str | None = None
+
+
+@dataclass(slots=True)
+class RunModel:
+    """One activation of an agent."""
+
+    run_id: str
+    agent: str
+    iteration: int
+    trigger_types: list[str]
+    started: datetime
+    status: RunStatus = "queued"
+    ended: datetime | None = None
+    parts: list[Part] = field(default_factory=list)
+    fields: dict[str, FieldText] = field(default_factory=dict)
+    token_chunks: int = 0
+    reported_tokens: int | None = None
+    artifacts: list[ArtifactRecord] = field(default_factory=list)
+    error: str | None = None
+    error_detail: str | None = None
+    version: int = 0
+
+    @property
+    def tokens(self) -> int:
+        return self.reported_tokens if self.reported_tokens is not None else self.token_chunks
+
+    def elapsed(self, clock: datetime) -> float:
+        end = self.ended or clock
+        return max(0.0, (end - self.started).total_seconds())
+
+    def tokens_per_second(self, clock: datetime) -> float:
+        seconds = self.elapsed(clock)
+        return self.tokens / seconds if seconds > 0 else 0.0
+
+    def field_text(self, name: str) -> str:
+        part = self.fields.get(name)
+        return part.text if part else ""
+
+
+@dataclass(slots=True)
+class AgentModel:
+    name: str
+    description: str = ""
+    model: str | None = None
+    consumes: list[str] = field(default_factory=list)
+    publishes: list[str] = field(default_factory=list)
+    tools: list[str] = field(default_factory=list)
+    runs: dict[str, RunModel] = field(default_factory=dict)
+    last_output: str = ""
+    version: int = 0
+
+    @property
+    def iterations(self) -> int:
+        return len(self.runs)
+
+    @property
+    def badge(self) -> Badge:
+        statuses = [run.status for run in self.runs.values()]
+        if not statuses:
+            return "idle"
+        if "running" in statuses:
+            return "running"
+        if "queued" in statuses:
+            return "queued"
+        return statuses[-1]  # the latest run: done or error
+
+    @property
+    def active(self) -> bool:
+        return self.badge in ("running", "queued")
+
+    @property
+    def tokens(self) -> int:
+        return sum(run.tokens for run in self.runs.values())
+
+    @property
+    def latest(self) -> RunModel | None:
+        return next(reversed(self.runs.values()), None) if self.runs else None
+
+    def elapsed(self, clock: datetime) -> float:
+        run = self.latest
+        return run.elapsed(clock) if run else 0.0
+
+    def tokens_per_second(self, clock: datetime) -> float:
+        run = self.latest
+        return run.tokens_per_second(clock) if run else 0.0
+
+
+@dataclass(slots=True)
+class FeedEntry:
+    seq: int
+    time: datetime
+    artifact_type: str
+    produced_by: str
+    correlation_id: str | None
+    artifact_id: str
+
+
+@dataclass(slots=True)
+class ConsoleLine:
+    stream: str
+    text: str
+
+
+@dataclass(slots=True)
+class Changes:
+    """What one batch of items changed; the app syncs only these widgets."""
+
+    new_agents: list[str] = field(default_factory=list)
+    agents: set[str] = field(default_factory=set)
+    feed: list[FeedEntry] = field(default_factory=list)
+    console: list[ConsoleLine] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    ended: bool = False
+
+    def __bool__(self) -> bool:
+        return (
+            bool(self.new_agents or self.agents or self.feed or self.console or self.warnings)
+            or self.ended
+        )
+
+
+class RunState:
+    """Everything the screen shows, reduced from the event stream."""
+
+    def __init__(self) -> None:
+        self.agents: dict[str, AgentModel] = {}
+        self.artifacts: dict[str, ArtifactRecord] = {}
+        self.feed: deque[FeedEntry] = deque(maxlen=FEED_ENTRIES)
+        self.console: deque[ConsoleLine] = deque(maxlen=CONSOLE_LINES)
+        self.warnings: deque[str] = deque(maxlen=WARNINGS_KEPT)
+        self.script: str | None = None
+        self.model: str | None = None
+        self.started: datetime | None = None
+        self.event_clock: datetime | None = None
+        self.live_now: datetime | None = None
+        self.child_state: ChildState = "starting"
+        self.exit_code: int | None = None
+        self.finish_reason: str | None = None
+        self.source_ended = False
+        self.events = 0
+        self.artifact_count = 0
+        self.last_seq: int | None = None
+        self._changes = Changes()
+
+    # ----------------------------------------------------------------- derived values
+    @property
+    def clock(self) -> datetime | None:
+        if self.live_now is not None and not self.source_ended:
+            if self.event_clock is None or self.live_now > self.event_clock:
+                return self.live_now
+        return self.event_clock
+
+    @property
+    def elapsed(self) -> float:
+        clock = self.clock
+        if self.started is None or clock is None:
+            return 0.0
+        return max(0.0, (clock - self.started).total_seconds())
+
+    @property
+    def running_agents(self) -> int:
+        return sum(1 for agent in self.agents.values() if agent.badge == "running")
+
+    @property
+    def tokens(self) -> int:
+        return sum(agent.tokens for agent in self.agents.values())
+
+    @property
+    def ended(self) -> bool:
+        return self.child_state in ("finished", "ended")
+
+    def tick(self, now: datetime) -> None:
+        """Advance the live clock (only for a live run that has not ended)."""
+        if not self.source_ended and self.child_state != "finished":
+            self.live_now = now
+
+    def take_changes(self) -> Changes:
+        changes, self._changes = self._changes, Changes()
+        return changes
+
+    # ------------------------------------------------------------------ reduction
+    def apply(self, item: SourceItem) -> None:
+        if isinstance(item, Envelope):
+            self._apply_envelope(item)
+        elif isinstance(item, SourceNotice):
+            self._warn(f"{item.level}: {sanitize(item.text)}")
+        elif isinstance(item, SourceEnded):
+            self._apply_ended(item)
+
+    def _warn(self, text: str) -> None:
+        self.warnings.append(text)
+        self._changes.warnings.append(text)
+
+    def _apply_ended(self, item: SourceEnded) -> None:
+        self.source_ended = True
+        if self.exit_code is None:
+            self.exit_code = item.exit_code
+        if self.finish_reason is None:
+            self.finish_reason = item.reason
+        self.child_state = "finished" if self.child_state == "finished" else "ended"
+        self._changes.ended = True
+
+    def _interrupt_runs(self, reason: str, when: datetime) -> None:
+        """Mark runs that can no longer finish (the script died under them) as failed."""
+        for agent in self.agents.values():
+            for run in agent.runs.values():
+                if run.status in ("queued", "running"):
+                    run.status = "error"
+                    run.error = run.error or reason
+                    run.ended = run.ended or when
+                    self._touch(agent, run)
+
+    def _apply_envelope(self, env: Envelope) -> None:
+        self.events += 1
+        if self.last_seq is not None and env.seq > self.last_seq + 1:
+            self._warn(
+                f"warning: {env.seq - self.last_seq - 1} event(s) missing before seq {env.seq}"
+            )
+        if self.last_seq is None or env.seq > self.last_seq:
+            self.last_seq = env.seq
+        try:
+            when = parse_timestamp(env.timestamp)
+        except ValueError:
+            self._warn(f"warning: bad timestamp {sanitize(env.timestamp)[:40]!r} (seq {env.seq})")
+            when = self.event_clock
+        if when is not None:
+            if self.event_clock is None or when > self.event_clock:
+                self.event_clock = when
+            if self.started is None:
+                self.started = when
+        try:
+            payload = env.payload()
+        except (ProtocolError, ValueError) as exc:
+            self._warn(f"warning: bad {env.event_type} data (seq {env.seq}): {exc}".splitlines()[0])
+            return
+        stamp = when or datetime.fromtimestamp(0).astimezone()
+        match payload:
+            case StreamingOutput():
+                self._on_stream(payload, stamp)
+            case AgentActivated():
+                self._on_activated(payload, stamp)
+            case AgentRegistered():
+                agent = self._agent(payload.name)
+                agent.description = payload.description
+                agent.consumes = list(payload.consumes)
+                agent.publishes = list(payload.publishes)
+                agent.tools = list(payload.tools)
+                if payload.model:
+                    agent.model = payload.model
+                self._touch(agent)
+            case MessagePublished():
+                self._on_published(payload, env, stamp)
+            case AgentCompleted():
+                self._on_completed(payload, stamp)
+            case AgentError():
+                self._on_error(payload, stamp)
+            case ConsoleOutput():
+                self._on_console(payload.stream, payload.text)
+            case RunStarted():
+                self.script = payload.script
+                self.model = payload.model
+                self.child_state = "running"
+                self.started = when or self.started
+            case RunFinished():
+                self.child_state = "finished"
+                self.exit_code = payload.exit_code
+                self.finish_reason = payload.reason
+                self._changes.ended = True
+                if payload.exit_code not in (None, 0):
+                    self._interrupt_runs(
+                        f"interrupted: the script exited with code {payload.exit_code}", stamp
+                    )
+            case None:
+                pass  # an event type this version does not know
+
+    # --------------------------------------------------------------- per event
+    def _agent(self, name: str) -> AgentModel:
+        agent = self.agents.get(name)
+        if agent is None:
+            agent = AgentModel(name=name, model=self.model)
+            self.agents[name] = agent
+            self._changes.new_agents.append(name)
+        return agent
+
+    def _touch(self, agent: AgentModel, run: RunModel | None = None) -> None:
+        agent.version += 1
+        if run is not None:
+            run.version += 1
+        self._changes.agents.add(agent.name)
+
+    def _run(self, agent: AgentModel, run_id: str | None, when: datetime) -> RunModel:
+        if run_id is not None and run_id in agent.runs:
+            return agent.runs[run_id]
+        if run_id is None:
+            latest = agent.latest
+            if latest is not None:
+                return latest
+            run_id = "run"
+        # Output for a run we never saw start: make one so nothing is lost.
+        run = RunModel(
+            run_id=run_id,
+            agent=agent.name,
+            iteration=agent.iterations + 1,
+            trigger_types=[],
+            started=when,
+            status="running",
+        )
+        agent.runs[run_id] = run
+        return run
+
+    def _on_activated(self, p: AgentActivated, when: datetime) -> None:
+        agent = self._agent(p.agent_name)
+        if p.model:
+            agent.model = p.model
+        run = agent.runs.get(p.run_id)
+        if run is None:
+            run = RunModel(
+                run_id=p.run_id,
+                agent=agent.name,
+                iteration=p.iteration if p.iteration > agent.iterations else agent.iterations + 1,
+                trigger_types=list(p.consumed_types),
+                started=when,
+            )
+            agent.runs[p.run_id] = run
+        self._touch(agent, run)
+
+    def _on_stream(self, p: StreamingOutput, when: datetime) -> None:
+        agent = self._agent(p.agent_name)
+        run = self._run(agent, p.run_id, when)
+        if run.status == "queued":
+            run.status = "running"
+        text = sanitize(p.content)
+        if p.output_type == "llm_token":
+            name = p.field or "output"
+            part = run.fields.get(name)
+            if part is None:
+                part = FieldText(name)
+                run.fields[name] = part
+                run.parts.append(part)
+            part.append(text)
+            if p.is_final:
+                part.final = True
+            run.token_chunks += 1
+            if text.strip():
+                agent.last_output = _last_line(agent.last_output, text)
+        elif text:
+            last = run.parts[-1] if run.parts else None
+            if not isinstance(last, StatusLines) or last.kind != p.output_type:
+                last = StatusLines(kind=p.output_type)
+                run.parts.append(last)
+            for line in text.rstrip("\n").split("\n"):
+                last.lines.append(line)
+        self._touch(agent, run)
+
+    def _on_published(self, p: MessagePublished, env: Envelope, when: datetime) -> None:
+        record = ArtifactRecord(
+            artifact_id=p.artifact_id,
+            artifact_type=p.artifact_type,
+            produced_by=p.produced_by,
+            payload=p.payload,
+            correlation_id=p.correlation_id or env.correlation_id,
+            time=when,
+            run_id=p.run_id,
+        )
+        self.artifacts[p.artifact_id] = record
+        self.artifact_count += 1
+        entry = FeedEntry(
+            seq=env.seq,
+            time=when,
+            artifact_type=p.artifact_type,
+            produced_by=p.produced_by,
+            correlation_id=record.correlation_id,
+            artifact_id=p.artifact_id,
+        )
+        self.feed.append(entry)
+        self._changes.feed.append(entry)
+        agent = self.agents.get(p.produced_by)
+        if agent is None:
+            return  # published from outside any agent (the script itself)
+        run = agent.runs.get(p.run_id) if p.run_id else None
+        if run is None:
+            candidates = [r for r in agent.runs.values() if r.status in ("queued", "running")]
+            run = candidates[-1] if candidates else None
+        if run is not None:
+            run.artifacts.append(record)
+            self._touch(agent, run)
+
+    def _on_completed(self, p: AgentCompleted, when: datetime) -> None:
+        agent = self._agent(p.agent_name)
+        run = self._run(agent, p.run_id, when)
+        run.status = "done"
+        run.ended = when
+        tokens = _metric_tokens(p.metrics)
+        if tokens is not None:
+            run.reported_tokens = tokens
+        for artifact_id in p.artifact_ids:
+            record = self.artifacts.get(artifact_id)
+            if record is not None and record not in run.artifacts:
+                run.artifacts.append(record)
+        for part in run.fields.values():
+            part.final = True
+        self._touch(agent, run)
+
+    def _on_error(self, p: AgentError, when: datetime) -> None:
+        agent = self._agent(p.agent_name)
+        run = self._run(agent, p.run_id, when)
+        run.status = "error"
+        run.ended = when
+        run.error = f"{sanitize(p.error_type)}: {sanitize(p.error_message)}"
+        run.error_detail = sanitize(p.traceback) if p.traceback else None
+        self._touch(agent, run)
+
+    def _on_console(self, stream: str, text: str) -> None:
+        # One console_output event is one chunk of lines; a trailing newline is dropped.
+        text = sanitize(text)
+        if text.endswith("\n"):
+            text = text[:-1]
+        for line in text.split("\n"):
+            entry = ConsoleLine(stream=stream, text=line)
+            self.console.append(entry)
+            self._changes.console.append(entry)
+
+
+def _last_line(previous: str, text: str) -> str:
+    combined = (previous + text)[-400:]
+    lines = [line for line in combined.split("\n") if line.strip()]
+    return lines[-1][-200:] if lines else previous
+
+
+def _metric_tokens(metrics: dict[str, Any]) -> int | None:
+    for key in ("tokens", "output_tokens", "completion_tokens", "total_tokens"):
+        value = metrics.get(key)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return int(value)
+    return None

@@ -1,0 +1,112 @@
+"""PaneGrid: lays out 1..64 agent panes, in pages when they do not all fit."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from textual.containers import Container
+
+from flock_tui.widgets.pane import AgentPane
+
+MIN_PANE_WIDTH = 28
+MIN_PANE_HEIGHT = 6
+
+
+@dataclass(frozen=True, slots=True)
+class GridLayout:
+    columns: int
+    rows: int
+    per_page: int
+    pages: int
+
+
+def plan_grid(count: int, width: int, height: int) -> GridLayout:
+    """Columns and rows for `count` panes in a width x height area (cells).
+
+    If they all fit with panes of at least MIN_PANE_WIDTH x MIN_PANE_HEIGHT, pick the
+    arrangement whose panes are the most readable (the smaller of width/3 and height,
+    then the fewest empty cells); otherwise fill pages of the largest grid that fits.
+    """
+    count = max(1, count)
+    max_cols = max(1, width // MIN_PANE_WIDTH)
+    max_rows = max(1, height // MIN_PANE_HEIGHT)
+    capacity = max_cols * max_rows
+    if count > capacity:
+        return GridLayout(max_cols, max_rows, capacity, math.ceil(count / capacity))
+    best: tuple[float, int, int, int] | None = None
+    for cols in range(1, min(count, max_cols) + 1):
+        rows = math.ceil(count / cols)
+        if rows > max_rows:
+            continue
+        score = min(width / cols / 3, height / rows)
+        empty = cols * rows - count
+        key = (score, -empty, cols, rows)
+        if best is None or key[:2] > best[:2]:
+            best = key
+    assert best is not None
+    _, _, cols, rows = best
+    return GridLayout(cols, rows, count, 1)
+
+
+class PaneGrid(Container):
+    """The panes, in a CSS grid sized from the terminal and the number of agents."""
+
+    DEFAULT_CSS = """
+    PaneGrid {
+        layout: grid;
+        grid-gutter: 0;
+        height: 1fr;
+        width: 1fr;
+    }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:  # noqa: A002
+        super().__init__(id=id)
+        self.panes: list[AgentPane] = []
+        self.page = 0
+        self.layout_plan = GridLayout(1, 1, 1, 1)
+        self.zoomed: AgentPane | None = None
+
+    def add_pane(self, pane: AgentPane) -> None:
+        self.panes.append(pane)
+        pane.display = False
+        self.mount(pane)
+        self.relayout()
+
+    def page_of(self, pane: AgentPane) -> int:
+        return self.panes.index(pane) // max(1, self.layout_plan.per_page)
+
+    def visible_panes(self) -> list[AgentPane]:
+        if self.zoomed is not None:
+            return [self.zoomed]
+        per_page = self.layout_plan.per_page
+        start = self.page * per_page
+        return self.panes[start : start + per_page]
+
+    def show_page(self, page: int) -> None:
+        page = max(0, min(page, self.layout_plan.pages - 1))
+        if page != self.page:
+            self.page = page
+            self.relayout()
+
+    def on_resize(self) -> None:
+        self.relayout()
+
+    def relayout(self) -> None:
+        size = self.size
+        width = size.width or self.app.size.width
+        height = size.height or max(1, self.app.size.height - 3)
+        plan = plan_grid(len(self.panes), width, height)
+        self.layout_plan = plan
+        self.page = max(0, min(self.page, plan.pages - 1))
+        if self.zoomed is not None:
+            self.styles.grid_size_columns = 1
+            self.styles.grid_size_rows = 1
+        else:
+            self.styles.grid_size_columns = plan.columns
+            rows = plan.rows if plan.pages > 1 else math.ceil(len(self.panes) / plan.columns)
+            self.styles.grid_size_rows = max(1, rows)
+        visible = set(map(id, self.visible_panes()))
+        for pane in self.panes:
+            pane.display = id(pane) in visible

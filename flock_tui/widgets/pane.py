@@ -1,0 +1,246 @@
+"""AgentPane: one agent's live transcript (all its runs), drawn with the Line API."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from rich.console import Console
+from rich.style import Style
+from rich.table import Table
+from rich.text import Text
+from textual.strip import Strip
+
+from flock_tui.state import AgentModel, ArtifactRecord, FieldText, RunModel, StatusLines
+from flock_tui.text import one_line, sanitize
+from flock_tui.widgets.document import Group, RenderedBlock, TextBlock
+from flock_tui.widgets.format import BADGE_STYLES, fmt_seconds, fmt_tokens
+from flock_tui.widgets.lineview import LineView
+
+RUN_HEADER = Style(bold=True, color="bright_cyan")
+FIELD_HEADER = Style(bold=True, color="yellow")
+STATUS = Style(color="bright_black", italic=True)
+ERROR = Style(color="bright_red", bold=True)
+ERROR_DETAIL = Style(color="red")
+TABLE_VALUE_LIMIT = 1_000
+
+
+@dataclass(slots=True)
+class _RunView:
+    """What of one run the pane has already drawn."""
+
+    group: Group
+    header: TextBlock
+    version: int = -1
+    parts: list[tuple[Any, TextBlock, int]] = field(default_factory=list)
+    artifacts: int = 0
+    error_shown: bool = False
+    header_text: str = ""
+    gap: str = ""
+
+
+class AgentPane(LineView):
+    """A focusable pane: title = name, model and badge; body = the runs' transcripts."""
+
+    DEFAULT_CSS = """
+    AgentPane {
+        border: round $panel-lighten-2;
+        border-title-align: left;
+        border-subtitle-align: right;
+        height: 1fr;
+        width: 1fr;
+        min-height: 3;
+        padding: 0 0 0 1;
+        scrollbar-size-vertical: 1;
+    }
+    AgentPane:focus {
+        border: round $accent;
+        background-tint: $foreground 4%;
+    }
+    AgentPane.-active {
+        border: round $success;
+    }
+    AgentPane.-active:focus {
+        border: double $accent;
+    }
+    AgentPane.-error {
+        border: round $error;
+    }
+    """
+
+    def __init__(self, agent: AgentModel, *, max_lines: int = 20_000) -> None:
+        super().__init__(max_lines=max_lines, classes="agent-pane")
+        self.agent = agent
+        self.agent_name = agent.name
+        self._runs: dict[str, _RunView] = {}
+        self._seen_version = -1
+        self._title_key: tuple[Any, ...] = ()
+        self._subtitle_key: tuple[Any, ...] = ()
+
+    # ------------------------------------------------------------ sync from state
+    def sync(self, clock: datetime | None) -> None:
+        """Bring the transcript and the title up to date with the agent model."""
+        agent = self.agent
+        if agent.version != self._seen_version:
+            self._seen_version = agent.version
+            for run in agent.runs.values():
+                view = self._runs.get(run.run_id)
+                if view is None:
+                    view = self._new_run_view(run)
+                if view.version != run.version:
+                    self._sync_run(run, view)
+            self.update_layout()
+        self.update_titles(clock)
+
+    def _new_run_view(self, run: RunModel) -> _RunView:
+        gap = "\n" if self.document.groups else ""  # a blank line between runs
+        group = self.document.group(run.run_id)
+        header = TextBlock(style=RUN_HEADER)
+        group.add(header)
+        view = _RunView(group=group, header=header, gap=gap)
+        self._runs[run.run_id] = view
+        return view
+
+    def _sync_run(self, run: RunModel, view: _RunView) -> None:
+        view.version = run.version
+        header = _run_header(run)
+        if header != view.header_text:
+            view.header.set_text(view.gap + header)
+            view.header_text = header
+        group = view.group
+        parts = view.parts
+        for index, part in enumerate(run.parts):
+            if index >= len(parts):
+                if isinstance(part, FieldText):
+                    group.add(TextBlock(f"{sanitize(part.name)}:", style=FIELD_HEADER))
+                    block = group.add(TextBlock())
+                else:
+                    block = group.add(TextBlock(style=STATUS, prefix="⚙ "))
+                assert isinstance(block, TextBlock)
+                parts.append((part, block, 0))
+            _, block, seen = parts[index]
+            if isinstance(part, FieldText):
+                if part.length != seen:
+                    block.append(part.since(seen))
+                    parts[index] = (part, block, part.length)
+            elif isinstance(part, StatusLines) and len(part.lines) != seen:
+                block.append(("\n" if seen else "") + "\n".join(part.lines[seen:]))
+                parts[index] = (part, block, len(part.lines))
+        while view.artifacts < len(run.artifacts):
+            record = run.artifacts[view.artifacts]
+            group.add(RenderedBlock(self._table_renderer(record), plain=_table_plain(record)))
+            view.artifacts += 1
+        if run.error and not view.error_shown:
+            group.add(TextBlock(f"✗ {run.error}", style=ERROR))
+            if run.error_detail:
+                group.add(TextBlock(run.error_detail.rstrip("\n"), style=ERROR_DETAIL))
+            view.error_shown = True
+
+    def _table_renderer(self, record: ArtifactRecord) -> Any:
+        def render(width: int) -> list[Strip]:
+            console: Console = self.app.console
+            options = console.options.update_width(max(10, width))
+            lines = console.render_lines(_artifact_table(record), options, pad=False)
+            return [Strip(line) for line in lines]
+
+        return render
+
+    # ------------------------------------------------------------------ titles
+    def update_titles(self, clock: datetime | None) -> None:
+        agent = self.agent
+        badge = agent.badge
+        title_key = (agent.name, agent.model, badge, agent.iterations)
+        if title_key != self._title_key:
+            self._title_key = title_key
+            title = Text()
+            title.append(f" {badge.upper()} ", style=BADGE_STYLES[badge])
+            title.append(" ")
+            title.append(one_line(agent.name, 60), style="bold")
+            if agent.model:
+                title.append(f" · {one_line(agent.model, 40)}", style="dim")
+            if agent.iterations > 1:
+                title.append(f" · #{agent.iterations}", style="bold")
+            self.border_title = title
+            self.set_class(agent.active, "-active")
+            self.set_class(badge == "error", "-error")
+        run = agent.latest
+        if run is None or clock is None:
+            subtitle_key: tuple[Any, ...] = ("idle",)
+            subtitle = Text(_consumes(agent), style="dim")
+        else:
+            elapsed = run.elapsed(clock)
+            tps = run.tokens_per_second(clock)
+            subtitle_key = (run.run_id, round(elapsed, 1), run.tokens, round(tps, 1))
+            subtitle = Text(
+                f"{fmt_seconds(elapsed)} · {fmt_tokens(run.tokens)} tok · {tps:.1f} tok/s"
+            )
+        if subtitle_key != self._subtitle_key:
+            self._subtitle_key = subtitle_key
+            self.border_subtitle = subtitle
+
+    # ------------------------------------------------------------------ queries
+    def run_ids(self) -> list[str]:
+        return [group.key for group in self.document.groups]
+
+    def run_text(self, run_id: str) -> str:
+        """The drawn text of one run (wrapped lines joined), for tests and copying."""
+        view = self._runs.get(run_id)
+        if view is None:
+            return ""
+        return "\n".join(block.text() for block in view.group.blocks)
+
+
+def _consumes(agent: AgentModel) -> str:
+    if agent.consumes:
+        return "waits for " + one_line(", ".join(agent.consumes), 50)
+    return "idle"
+
+
+def _run_header(run: RunModel) -> str:
+    trigger = ", ".join(run.trigger_types) or "—"
+    text = f"▌ run #{run.iteration} ← {one_line(trigger, 60)}"
+    if run.status == "done" and run.ended is not None:
+        text += f" · done in {fmt_seconds(run.elapsed(run.ended))} · {fmt_tokens(run.tokens)} tok"
+    elif run.status == "error":
+        text += " · failed"
+    return text
+
+
+def _value_text(value: Any) -> str:
+    if isinstance(value, str):
+        text = value
+    else:
+        try:
+            text = json.dumps(value, ensure_ascii=False, default=str)
+        except (TypeError, ValueError):
+            text = repr(value)
+    text = sanitize(text)
+    if len(text) > TABLE_VALUE_LIMIT:
+        text = text[:TABLE_VALUE_LIMIT] + f"… (+{len(text) - TABLE_VALUE_LIMIT} chars)"
+    return text
+
+
+def _artifact_table(record: ArtifactRecord) -> Table:
+    table = Table(
+        title=Text(f"published {sanitize(record.artifact_type)}", style="bold green"),
+        title_justify="left",
+        show_header=False,
+        expand=True,
+        box=None,
+        padding=(0, 1, 0, 0),
+    )
+    table.add_column("field", style="bold", no_wrap=True, max_width=24)
+    table.add_column("value", ratio=1)
+    for key, value in record.payload.items():
+        table.add_row(Text(sanitize(str(key))), Text(_value_text(value)))
+    if not record.payload:
+        table.add_row(Text("(empty)", style="dim"), Text(""))
+    return table
+
+
+def _table_plain(record: ArtifactRecord) -> str:
+    rows = [f"published {sanitize(record.artifact_type)}"]
+    rows += [f"{sanitize(str(k))}: {_value_text(v)}" for k, v in record.payload.items()]
+    return "\n".join(rows)

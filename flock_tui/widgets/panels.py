@@ -1,0 +1,197 @@
+"""The smaller widgets: status bar, agent strip, feed and console."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.style import Style
+from rich.text import Text
+from textual.widgets import Static
+
+from flock_tui.state import AgentModel, ConsoleLine, FeedEntry, RunState
+from flock_tui.text import one_line
+from flock_tui.widgets.document import TextBlock
+from flock_tui.widgets.format import BADGE_DOTS, fmt_seconds, fmt_time, fmt_tokens
+from flock_tui.widgets.lineview import LineView
+
+DOT_STYLES: dict[str, str] = {
+    "idle": "grey50",
+    "queued": "yellow",
+    "running": "bold green",
+    "done": "blue",
+    "error": "bold red",
+}
+
+
+class StatusBar(Static):
+    """Totals: child state, agents running, artifacts, tokens, elapsed, exit code."""
+
+    DEFAULT_CSS = """
+    StatusBar {
+        height: 1;
+        width: 1fr;
+        background: $panel;
+        color: $foreground;
+    }
+    """
+
+    def __init__(self, title: str, *, id: str | None = None) -> None:  # noqa: A002
+        super().__init__(id=id)
+        self.title_text = title
+        self._last: str = ""
+
+    def show(self, state: RunState) -> None:
+        text = Text(no_wrap=True, overflow="ellipsis")
+        text.append(f" {one_line(self.title_text, 50)} ", style="bold reverse")
+        text.append(" ")
+        if state.ended:
+            code = state.exit_code
+            ok = code == 0
+            label = f" FINISHED · exit {code} " if code is not None else " ENDED "
+            if state.finish_reason and not ok:
+                label = label.rstrip() + f" · {one_line(state.finish_reason, 40)} "
+            text.append(label, style="bold white on green" if ok else "bold white on red")
+        elif state.child_state == "running":
+            text.append(" RUNNING ", style="bold black on green")
+        else:
+            text.append(" STARTING ", style="bold black on yellow")
+        total = len(state.agents)
+        text.append(f"  agents {state.running_agents}/{total} running")
+        text.append(f" · artifacts {state.artifact_count}")
+        text.append(f" · tokens {fmt_tokens(state.tokens)}")
+        text.append(f" · {fmt_seconds(state.elapsed)}")
+        if state.warnings:
+            text.append(f"  ⚠ {len(state.warnings)} warning(s) (c)", style="bold yellow")
+        key = text.plain
+        if key != self._last:
+            self._last = key
+            self.update(text)
+
+
+class AgentStrip(Static):
+    """One dot per agent, so an active agent is never hidden: shown when panes are paged."""
+
+    DEFAULT_CSS = """
+    AgentStrip {
+        height: auto;
+        max-height: 3;
+        width: 1fr;
+        background: $boost;
+        display: none;
+    }
+    """
+
+    def show(self, agents: Sequence[AgentModel], page: int, pages: int, per_page: int) -> None:
+        if pages <= 1:
+            self.display = False
+            return
+        self.display = True
+        text = Text()
+        text.append(f" page {page + 1}/{pages} ([ ]) ", style="bold")
+        first, last = page * per_page, (page + 1) * per_page
+        off_page: list[str] = []
+        for index, agent in enumerate(agents):
+            badge = agent.badge
+            here = first <= index < last
+            style = DOT_STYLES[badge] + ("" if here else " dim")
+            text.append(BADGE_DOTS[badge], style=Style.parse(style) + Style(underline=here))
+            if not here and agent.active:
+                off_page.append(agent.name)
+        if off_page:
+            shown = ", ".join(one_line(name, 20) for name in off_page[:6])
+            more = f" (+{len(off_page) - 6})" if len(off_page) > 6 else ""
+            text.append(f"  ● active elsewhere: {shown}{more}", style="bold green")
+        self.update(text)
+
+
+class FeedView(LineView):
+    """Blackboard activity: each published artifact with time, type, producer, correlation."""
+
+    DEFAULT_CSS = """
+    FeedView {
+        width: 44;
+        height: 1fr;
+        border: round $panel-lighten-2;
+        border-title-align: left;
+        padding: 0 0 0 1;
+        scrollbar-size-vertical: 1;
+    }
+    FeedView:focus { border: round $accent; }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:  # noqa: A002
+        super().__init__(max_lines=5_000, id=id)
+        self.border_title = "blackboard"
+        self._block = self.document.group("feed").add(TextBlock())
+        self._count = 0
+
+    def add_entries(self, entries: Sequence[FeedEntry]) -> None:
+        lines = []
+        for entry in entries:
+            corr = one_line(entry.correlation_id or "-", 12)
+            lines.append(
+                f"{fmt_time(entry.time)} {one_line(entry.artifact_type, 24)}"
+                f" ← {one_line(entry.produced_by, 20)} · {corr}"
+            )
+        assert isinstance(self._block, TextBlock)
+        self._block.append(("\n" if self._count else "") + "\n".join(lines))
+        self._count += len(entries)
+        self.border_title = f"blackboard · {self._count} artifact(s)"
+        self.update_layout()
+
+
+class ConsoleView(LineView):
+    """The child's own stdout/stderr and the source's warnings."""
+
+    DEFAULT_CSS = """
+    ConsoleView {
+        height: 12;
+        width: 1fr;
+        border: round $panel-lighten-2;
+        border-title-align: left;
+        padding: 0 0 0 1;
+        scrollbar-size-vertical: 1;
+    }
+    ConsoleView:focus { border: round $accent; }
+    """
+
+    STYLES: dict[str, Style] = {
+        "stdout": Style(),
+        "stderr": Style(color="bright_red"),
+        "warning": Style(color="yellow", bold=True),
+    }
+
+    def __init__(self, *, id: str | None = None) -> None:  # noqa: A002
+        super().__init__(max_lines=10_000, id=id)
+        self.border_title = "console"
+        self._kind = ""
+        self._block: TextBlock | None = None
+        self._groups = 0
+        self.lines_seen = 0
+
+    def _write(self, kind: str, lines: list[str]) -> None:
+        if not lines:
+            return
+        if kind != self._kind or self._block is None:
+            self._groups += 1
+            group = self.document.group(f"g{self._groups}")
+            block = TextBlock(style=self.STYLES[kind], prefix="⚠ " if kind == "warning" else "")
+            group.add(block)
+            self._block, self._kind = block, kind
+            self._block.append("\n".join(lines))
+        else:
+            self._block.append("\n" + "\n".join(lines))
+        self.lines_seen += len(lines)
+
+    def add(self, console: Sequence[ConsoleLine], warnings: Sequence[str]) -> None:
+        run: list[str] = []
+        kind = ""
+        for line in console:
+            if line.stream != kind:
+                self._write(kind, run)
+                run, kind = [], line.stream
+            run.append(line.text)
+        self._write(kind, run)
+        self._write("warning", list(warnings))
+        self.border_title = f"console · {self.lines_seen} line(s)"
+        self.update_layout()
