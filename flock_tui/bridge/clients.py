@@ -190,6 +190,7 @@ class ClientQueue:
         self.stats.merges += 1
         self._stats_dirty = True
         self._push(item)
+        self._check_behind()
 
     def _push(self, item: _Pending) -> None:
         if not item.size:

@@ -172,7 +172,10 @@ class Bridge:
         self.history.append(frame)
         self.state.apply(envelope)
         for client in self.clients:
-            client.queue.offer(frame)
+            queue = client.queue
+            queue.offer(frame)
+            if queue.too_far_behind and not client.kicked:
+                client.kick(client.behind_reason())
 
     async def close(self, reason: str = "run ended") -> None:
         """Tell every client the run ended, flush what they can take, close the sockets."""

@@ -46,6 +46,7 @@ class WSClient:
         self.close_code: int | None = None
         self.close_reason = ""
         self.sender: asyncio.Task[None] | None = None
+        self.kicked = False
 
     # -- resume ------------------------------------------------------------------------
     def resync(self, since: int, bridge_id: str | None = None) -> None:
@@ -130,6 +131,16 @@ class WSClient:
         self.queue.close(reason)
 
     # -- sending -----------------------------------------------------------------------
+    def kick(self, reason: str) -> None:
+        """Close a client that is too slow, now, even if its sender is stuck in a send."""
+        if self.kicked:
+            return
+        self.kicked = True
+        self.bridge.closed_slow_clients += 1
+        self.stop(WSCloseCode.TRY_AGAIN_LATER, reason)
+        if self.sender is not None and not self.sender.done():
+            self.sender.cancel()
+
     async def send_loop(self) -> None:
         queue = self.queue
         ws = self.ws
@@ -140,22 +151,24 @@ class WSClient:
                 async with asyncio.timeout(timeout):
                     await ws.send_str(text)
         except TimeoutError:
-            self.stop(
-                WSCloseCode.TRY_AGAIN_LATER, f"client too slow: a send took over {timeout:g}s"
-            )
-            self.bridge.closed_slow_clients += 1
+            self.kick(f"client too slow: a send took over {timeout:g}s")
+        except asyncio.CancelledError:
+            if not self.kicked and self.close_code is None:
+                raise
         except (ConnectionError, RuntimeError):
             self.stop(WSCloseCode.GOING_AWAY, "connection lost")
             return
-        if queue.too_far_behind and self.close_code is None:
-            self.stop(
-                WSCloseCode.TRY_AGAIN_LATER,
-                f"client too far behind ({queue.pending_items} events queued); reconnect to resume",
-            )
-            self.bridge.closed_slow_clients += 1
+        if queue.too_far_behind:
+            self.kick(self.behind_reason())
         if self.close_code is None:
             self.stop(WSCloseCode.OK, "run ended")
         await self.close_socket()
+
+    def behind_reason(self) -> str:
+        return (
+            f"client too far behind ({self.queue.pending_items} events, "
+            f"{self.queue.pending_bytes} bytes queued); reconnect to resume"
+        )
 
     async def close_socket(self) -> None:
         code = self.close_code or WSCloseCode.OK

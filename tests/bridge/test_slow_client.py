@@ -1,0 +1,179 @@
+"""A client that never reads: bounded memory, merges counted, others keep flowing, kicked."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import socket
+
+import aiohttp
+
+from engine.events import AgentCompleted, EventFactory
+from flock_tui.bridge import Bridge
+from flock_tui.bridge.clients import QueueLimits
+
+from .conftest import TIMEOUT, token
+
+LIMITS = QueueLimits(
+    soft_items=64,
+    soft_bytes=64 * 1024,
+    hard_items=400,
+    hard_bytes=512 * 1024,
+    close_items=800,
+    close_bytes=1024 * 1024,
+    max_lag=600,
+)
+
+
+async def never_reading_client(host: str, port: int) -> socket.socket:
+    """A raw WebSocket handshake, after which the socket is never read again."""
+    loop = asyncio.get_running_loop()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.setblocking(False)
+    await loop.sock_connect(sock, (host, port))
+    key = base64.b64encode(os.urandom(16)).decode()
+    request = (
+        f"GET /ws?since=0 HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
+        f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
+    await loop.sock_sendall(sock, request.encode())
+    head = b""
+    async with asyncio.timeout(TIMEOUT):
+        while b"\r\n\r\n" not in head:
+            head += await loop.sock_recv(sock, 1)
+    assert head.startswith(b"HTTP/1.1 101"), head
+    return sock
+
+
+async def _connect_pair(bridge: Bridge, session: aiohttp.ClientSession):
+    reader = await session.ws_connect(f"http://127.0.0.1:{bridge.port}/ws?since=0")
+    async with asyncio.timeout(TIMEOUT):
+        while len(bridge.clients) < 1:
+            await asyncio.sleep(0.01)
+    (fast,) = bridge.clients
+    stuck = await never_reading_client("127.0.0.1", bridge.port)
+    async with asyncio.timeout(TIMEOUT):
+        while len(bridge.clients) < 2:
+            await asyncio.sleep(0.01)
+    (slow,) = bridge.clients - {fast}
+    return reader, stuck, slow
+
+
+class Reader:
+    """Reads one client's frames in the background, checking seq order."""
+
+    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        self.ws = ws
+        self.last_seq = 0
+        self.text: dict[str, list[str]] = {}
+        self.merged_frames = 0
+        self.task = asyncio.create_task(self.run())
+
+    async def run(self) -> None:
+        while True:
+            msg = await self.ws.receive()
+            if msg.type is not aiohttp.WSMsgType.TEXT:
+                return
+            obj = msg.json()
+            if "type" in obj:
+                continue
+            assert obj["seq"] > self.last_seq  # strictly increasing, even when merged
+            self.last_seq = obj["seq"]
+            self.merged_frames += "merged" in obj
+            if obj["event_type"] == "streaming_output":
+                data = obj["data"]
+                self.text.setdefault(data["agent_name"], []).append(data["content"])
+
+    async def wait_for(self, seq: int) -> None:
+        async with asyncio.timeout(TIMEOUT * 3):
+            while self.last_seq < seq:
+                await asyncio.sleep(0.01)
+
+
+async def test_never_reading_client_is_bounded_and_does_not_hold_back_others():
+    bridge = Bridge(port=0, limits=LIMITS, send_timeout=60)
+    await bridge.start()
+    factory = EventFactory()
+    session = aiohttp.ClientSession()
+    stuck = None
+    try:
+        ws, stuck, slow = await _connect_pair(bridge, session)
+        reader = Reader(ws)
+        agents = ("a", "b", "c", "d")
+        expected: dict[str, list[str]] = {name: [] for name in agents}
+        max_queue_items = max_queue_bytes = max_buffer = 0
+        for i in range(40_000):
+            name = agents[i % len(agents)]
+            content = f"{i:05d}:tok "
+            expected[name].append(content)
+            bridge.publish(token(factory, name, content))
+            max_queue_items = max(max_queue_items, slow.queue.pending_items)
+            max_queue_bytes = max(max_queue_bytes, slow.queue.pending_bytes)
+            transport = slow.request.transport
+            if transport is not None:
+                max_buffer = max(max_buffer, transport.get_write_buffer_size())
+            if i % 50 == 0:
+                await asyncio.sleep(0)
+        await reader.wait_for(bridge.history.last_seq)
+
+        # The reading client got every character of every stream, in order.
+        for name in agents:
+            assert "".join(reader.text[name]) == "".join(expected[name])
+        # The stuck client's queue merged instead of growing: a few items per stream.
+        assert not slow.kicked
+        assert slow.queue.stats.merges > 1000
+        assert max_queue_items <= LIMITS.soft_items + len(agents) + 1
+        assert max_queue_bytes < LIMITS.close_bytes
+        assert max_buffer < 1024 * 1024  # aiohttp's writer is not the unbounded buffer
+        health = bridge.health()
+        assert health["clients"] == 2
+        assert health["merges"] >= slow.queue.stats.merges
+        assert health["drops"] == 0 and health["closed_slow_clients"] == 0
+        reader.task.cancel()
+    finally:
+        if stuck is not None:
+            stuck.close()
+        await session.close()
+        await bridge.close("test over")
+
+
+async def test_client_too_far_behind_is_closed_with_a_reason():
+    bridge = Bridge(port=0, limits=LIMITS, send_timeout=60)
+    await bridge.start()
+    factory = EventFactory()
+    session = aiohttp.ClientSession()
+    stuck = None
+    try:
+        ws, stuck, slow = await _connect_pair(bridge, session)
+        reader = Reader(ws)
+        pad = "x" * 1000
+        # Lifecycle events are never merged or dropped: they pile up until the stuck
+        # client is too far behind, and then it is closed with a reason.
+        for i in range(20_000):
+            bridge.publish(
+                factory.make(AgentCompleted(agent_name="a", run_id=f"r{i}", metrics={"pad": pad}))
+            )
+            assert slow.queue.pending_bytes <= LIMITS.close_bytes + 2048
+            if i % 50 == 0:
+                await asyncio.sleep(0)
+            if slow.kicked:
+                break
+        assert slow.kicked and slow.close_code == 1013
+        assert "too far behind" in slow.close_reason
+        async with asyncio.timeout(TIMEOUT):
+            while len(bridge.clients) > 1:
+                await asyncio.sleep(0.01)
+        assert bridge.health()["closed_slow_clients"] == 1
+        # The other client is still live and complete.
+        last = token(factory, "a", "after")
+        bridge.publish(last)
+        await reader.wait_for(last.seq)
+        assert reader.text["a"] == ["after"]
+        reader.task.cancel()
+    finally:
+        if stuck is not None:
+            stuck.close()
+        await session.close()
+        await bridge.close("test over")
