@@ -40,15 +40,17 @@ instead of the TUI; the script still runs and --record still records."""
 
 EPILOG = """\
 keys (in the TUI):
-  tab / shift+tab    focus the next / previous agent pane
+  tab or ]           focus the next agent pane
+  shift+tab or [     focus the previous agent pane
   z or enter         zoom the focused pane to full screen and back
-  end                follow the tail again (scrolling up pauses following)
+  } / {              next / previous page of panes (when they do not all fit)
   f                  show / hide the feed of published artifacts
   c                  show / hide the console (the script's own stdout/stderr)
   ?                  help
   q / ctrl+c         quit: the script's process group gets SIGINT, then SIGTERM
                      after 3 s, then SIGKILL; flock-tui exits with its exit code
-  The footer shows every binding; the mouse scrolls and focuses panes.
+  Panes follow their tail; scrolling up (mouse wheel, arrows, page up) pauses
+  following, scrolling back to the bottom resumes it. The footer shows the keys.
 
 environment:
   DEFAULT_MODEL       the LLM the script's agents use (e.g. openai/gpt-4.1, with

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import signal
 from dataclasses import dataclass, field
 from typing import Any, TextIO
@@ -228,13 +229,34 @@ class PlainRenderer:
         self._line(f"[end] {one_line(item.reason, 300)} (exit code {code}); {summary}")
 
 
-def _value_text(value: Any) -> str:
+def _scalar(value: Any) -> str:
     if isinstance(value, str):
         return value
     try:
         return json.dumps(value, ensure_ascii=False, default=str)
     except (TypeError, ValueError):
         return repr(value)
+
+
+def _value_text(value: Any) -> str:
+    """Strings as they are; a list as `- item` lines; a dict as `key: value` lines."""
+    if isinstance(value, list) and value and all(not isinstance(v, list | dict) for v in value):
+        return "\n".join("- " + _scalar(v).replace("\n", "\n  ") for v in value)
+    if (
+        isinstance(value, dict)
+        and value
+        and all(not isinstance(v, list | dict) for v in value.values())
+    ):
+        return "\n".join(f"{k}: {_scalar(v)}".replace("\n", "\n  ") for k, v in value.items())
+    return _scalar(value)
+
+
+def _silence(out: TextIO) -> None:
+    """Point `out` at /dev/null so the interpreter's final flush does not fail again."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, out.fileno())
+        os.close(devnull)
 
 
 async def run_plain(source: EventSource, out: TextIO) -> SourceEnded:
@@ -256,14 +278,21 @@ async def run_plain(source: EventSource, out: TextIO) -> SourceEnded:
             loop.add_signal_handler(signum, request_stop)
             handled.append(signum)
     producer = asyncio.create_task(source.run(queue))
+    broken = False
     try:
         while True:
             item = await queue.get()
-            renderer.handle(item)
-            if queue.empty():
-                out.flush()
+            if not broken:
+                try:
+                    renderer.handle(item)
+                    if queue.empty() or isinstance(item, SourceEnded):
+                        out.flush()
+                except BrokenPipeError:
+                    # The reader went away (`| head`): stop the script, print nothing more.
+                    broken = True
+                    _silence(out)
+                    request_stop()
             if isinstance(item, SourceEnded):
-                out.flush()
                 break
         await producer
         for task in stoppers:
