@@ -197,7 +197,7 @@ async def test_oversize_message_closes_with_1009(aiohttp_client):
     await receive_json(ws)
     await ws.send_str(json.dumps({"type": "ping", "pad": "x" * 4096}))
     async with asyncio.timeout(TIMEOUT):
-        while (msg := await ws.receive()).type is WSMsgType.TEXT:
+        while (await ws.receive()).type is WSMsgType.TEXT:
             pass
     assert ws.close_code == 1009
     assert (await client.get("/health")).status == 200
