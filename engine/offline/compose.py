@@ -53,11 +53,33 @@ def _digest(*parts: object) -> int:
     return int.from_bytes(h.digest()[:8], "big")
 
 
+def _strings(value: object) -> list[str]:
+    """String leaves of parsed JSON, in order (keys left out)."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return []
+
+
+def input_text(raw: str) -> str:
+    """An input value as plain text: JSON (a pydantic model, a list) is reduced to its strings."""
+    stripped = raw.strip()
+    if stripped[:1] in "{[":
+        try:
+            return "\n".join(_strings(json.loads(stripped)))
+        except json.JSONDecodeError:
+            pass
+    return raw
+
+
 def topic_words(spec: PromptSpec, user: str) -> list[str]:
     """Key phrases of the inputs (in signature order), else of the instructions."""
     names = [n for n in spec.input_names if n in spec.inputs] or list(spec.inputs)
     texts = [spec.inputs[n] for n in names if not _TRAJECTORY_KEY.match(n) and n != "trajectory"]
-    texts = [t for t in texts if not t.startswith("[[ ## ")]
+    texts = [input_text(t) for t in texts if not t.startswith("[[ ## ")]
     if not spec.inputs and not spec.outputs:
         texts = [user]
     phrases = key_phrases(texts)
@@ -96,8 +118,11 @@ class Composer:
         else:
             values = {}
             for f in spec.outputs:
-                gen.root = f.schema
-                values[f.name] = gen.value(f.schema, f.name)
+                schema = dict(f.schema)
+                if f.description and "description" not in schema:
+                    schema["description"] = f.description
+                gen.root = schema
+                values[f.name] = gen.value(schema, f.name)
         return render(spec, values)
 
 

@@ -99,6 +99,14 @@ _THOUGHTS = (
     "To handle {t} well I will gather the relevant facts about {u}.",
 )
 
+# Words of our own templates never count as topic words: when an agent reads another
+# agent's offline text (a critic reading a blog), the topic must not drift into them.
+TEMPLATE_WORDS = frozenset(
+    w.lower()
+    for template in (*_OPENERS, *_BODY, *_CLOSERS, *_CRITIQUE, *_TITLES, *_THOUGHTS, *COMPANIONS)
+    for w in re.findall(r"[A-Za-z]+", re.sub(r"\{\w+\}", " ", template))
+)
+
 TITLE_NAMES = ("title", "headline", "heading", "name", "subject", "label", "caption", "slug")
 PLACE_NAMES = ("city", "location", "place", "country", "person", "company", "author")
 FILE_NAMES = ("file", "path")
@@ -141,17 +149,41 @@ def salient_words(text: str, limit: int = 6) -> list[str]:
     return ranked[:limit]
 
 
-def _runs(text: str) -> list[list[str]]:
-    """Runs of consecutive content words (original spelling), clause by clause."""
+def _is_content(word: str) -> bool:
+    lowered = word.lower()
+    return (
+        len(word) > 2
+        and word.isalpha()
+        and lowered not in STOPWORDS
+        and lowered not in TEMPLATE_WORDS
+    )
+
+
+def _capitalised(texts: list[str]) -> set[str]:
+    """Words written capitalised more often than not where case is free (mid-clause)."""
+    upper: Counter[str] = Counter()
+    lower: Counter[str] = Counter()
+    for text in texts:
+        for clause in _CLAUSE_RE.split(_JSON_KEY_RE.sub(" ", text)):
+            for i, word in enumerate(_TOKEN_RE.findall(clause)):
+                if word.isupper() and len(word) > 1:
+                    upper[word.lower()] += 2
+                elif i > 0 and word[:1].isupper():
+                    upper[word.lower()] += 1
+                elif word[:1].islower():
+                    lower[word.lower()] += 1
+    return {w for w in upper if upper[w] > lower[w]}
+
+
+def _runs(text: str, capitals: set[str]) -> list[list[str]]:
+    """Runs of up to three consecutive content words, clause by clause."""
     runs: list[list[str]] = []
     for clause in _CLAUSE_RE.split(_JSON_KEY_RE.sub(" ", text)):
         current: list[str] = []
-        for i, raw in enumerate(_TOKEN_RE.findall(clause)):
+        for raw in _TOKEN_RE.findall(clause):
             word = raw.strip("'-")
-            if len(word) > 2 and word.isalpha() and word.lower() not in STOPWORDS:
-                # Keep capitals only where they look like names (not a clause's first word).
-                keep = (i > 0 and word[0].isupper()) or (word.isupper() and len(word) > 1)
-                current.append(word if keep else word.lower())
+            if _is_content(word):
+                current.append(word if word.lower() in capitals else word.lower())
             elif current:
                 runs.append(current)
                 current = []
@@ -161,29 +193,33 @@ def _runs(text: str) -> list[list[str]]:
 
 
 def key_phrases(texts: list[str], limit: int = 6) -> list[str]:
-    """Topic phrases of the inputs: the first text's first phrase, then the weightiest.
+    """Topic phrases of the inputs, the weightiest first (it is the topic).
 
     A phrase is a run of up to three consecutive content words ("urban beekeeping",
-    "city rooftops"). The first phrase of the first non-empty text is the topic; the
-    others are ranked by how often their words occur, then by first appearance.
+    "city rooftops"). Phrases are ranked by how often their words occur across the
+    inputs, the very first phrase getting a bonus, then by first appearance.
     """
     texts = [t for t in texts if t and t.strip() and t.strip().lower() not in ("n/a", "none")]
     if not texts:
         return []
-    counts = Counter(w.lower() for t in texts for run in _runs(t) for w in run)
+    capitals = _capitalised(texts)
+    counts = Counter(w.lower() for t in texts for run in _runs(t, capitals) for w in run)
     ordered: list[list[str]] = []
     for t in texts:
-        ordered.extend(_runs(t))
+        ordered.extend(_runs(t, capitals))
     if not ordered:
         return []
-    first_runs = _runs(texts[0])
-    head = first_runs[0] if first_runs else ordered[0]
+    lead = ordered[0]
     position = {id(r): i for i, r in enumerate(ordered)}
-    ranked = sorted(
-        ordered, key=lambda r: (-sum(counts[w.lower()] for w in r) / len(r), position[id(r)])
-    )
-    chosen: list[list[str]] = [head]
-    covered = {w.lower() for w in head}
+
+    def weight(run: list[str]) -> float:
+        # Frequency carries the topic through agents that read each other's text;
+        # the first phrase of the first input wins ties and near-ties.
+        return sum(counts[w.lower()] for w in run) / len(run) + (1.5 if run is lead else 0.0)
+
+    ranked = sorted(ordered, key=lambda r: (-weight(r), position[id(r)]))
+    chosen: list[list[str]] = []
+    covered: set[str] = set()
     for run in ranked:
         if len(chosen) >= limit:
             break
@@ -205,6 +241,20 @@ def title_case(phrase: str) -> str:
         else:
             out.append(w[:1].upper() + w[1:])
     return " ".join(out)
+
+
+def kind_for(name: str, hint: str = "") -> str:
+    """The shape of text for a field: from its description when that is telling, else its name.
+
+    A description like "Section headings" beats the name `sections`; a generic one
+    ("the body of the Review") is ignored, since it names the model, not the shape.
+    """
+    generic = re.match(rf"^the {re.escape(name)} of the \w+$", hint.strip(), re.IGNORECASE)
+    if hint and not generic:
+        kind = kind_of(hint)
+        if kind != "default":
+            return kind
+    return kind_of(name)
 
 
 def kind_of(name: str) -> str:
@@ -246,8 +296,6 @@ class Prose:
 
     # -- slots -------------------------------------------------------------------------------
     def _topic(self) -> str:
-        if len(self.words) >= 2 and self.rng.random() < 0.2:
-            return self.rng.choice(self.words[1:3])
         return self.words[0]
 
     def _other(self, topic: str) -> str:
@@ -304,9 +352,9 @@ class Prose:
             paras.append(" ".join([self.sentences(1), self._fill(self._draw(_CLOSERS))]))
         return "\n\n".join(paras)
 
-    def for_field(self, name: str, *, nested: bool = False) -> str:
+    def for_field(self, name: str, *, nested: bool = False, hint: str = "") -> str:
         """Text shaped for a field called `name` (shorter when nested inside JSON)."""
-        kind = kind_of(name)
+        kind = kind_for(name, hint)
         if kind == "title":
             return self.title()
         if kind == "file":

@@ -15,7 +15,7 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
-from engine.offline.prose import Prose, kind_of
+from engine.offline.prose import Prose
 
 _CARRIED = frozenset(
     {
@@ -124,7 +124,7 @@ class Generator:
             return f"https://example.com/{self.prose.words[0].replace(' ', '-')}"
         if fmt == "uuid":
             return "12345678-1234-5678-1234-" + f"{self.rng.getrandbits(48):012x}"
-        text = self.prose.for_field(name, nested=nested)
+        text = self.prose.for_field(name, nested=nested, hint=str(schema.get("description", "")))
         low = int(schema.get("minLength", 0))
         high = schema.get("maxLength")
         while len(text) < low:
@@ -214,12 +214,13 @@ class Generator:
         if prefix:
             return [self.value(item, name, nested=True) for item in prefix]
         items = self._resolve(schema.get("items", {"type": "string"}))
+        if "description" in schema and "description" not in items:
+            items = {**items, "description": schema["description"]}
         # DSPy's "Constraints:" line says min/max length for lists too.
         low = int(schema.get("minItems", schema.get("minLength", 0)))
         high = int(schema.get("maxItems", schema.get("maxLength", max(low, 4))))
         count = max(low, min(high, self.rng.randint(2, 4)))
-        singular = name[:-1] if name.endswith("s") and len(name) > 3 else name
-        item_name = singular if kind_of(singular) != "default" else singular
+        item_name = name[:-1] if name.endswith("s") and len(name) > 3 else name
         choices = items.get("enum")
         if schema.get("uniqueItems") or choices:
             if choices:
