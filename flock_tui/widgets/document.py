@@ -282,7 +282,7 @@ class Document:
     def plain_lines(self) -> list[str]:
         """Every visual line as plain text (for tests and copying)."""
         out: list[str] = []
-        for block in self._blocks:
+        for block in (b for group in self.groups for b in group.blocks):
             if isinstance(block, TextBlock):
                 out.extend(block.prefix + line for line in block.visual_lines())
             else:

@@ -1,0 +1,273 @@
+"""Functional tests of the real FlockApp driven by Pilot: state, widgets and messages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from textual.message import Message
+
+from engine.events import MessagePublished, RunFinished
+from flock_tui.app import FlockApp
+from flock_tui.sources.base import SourceNotice
+from flock_tui.sources.replay import ReplaySource
+from flock_tui.widgets import AgentStrip
+
+
+async def test_one_pane_per_agent_with_pane_added_messages(tui):
+    messages: list[Message] = []
+    app = FlockApp(ReplaySource(tui.fixture("four_agents")))
+    async with app.run_test(size=(160, 48), message_hook=messages.append) as pilot:
+        await tui.wait_until_ended(app)
+        await pilot.pause()
+        assert list(app.panes) == ["agent_01", "agent_02", "agent_03", "agent_04"]
+        added = [m.agent_name for m in messages if isinstance(m, FlockApp.PaneAdded)]
+        assert added == list(app.panes)
+        ended = [m for m in messages if isinstance(m, FlockApp.RunEnded)]
+        assert len(ended) == 1 and ended[0].exit_code == 0
+        assert all(p.display and p.size.height > 3 for p in app.panes.values())
+        assert app.grid.layout_plan.columns * app.grid.layout_plan.rows >= 4
+        assert {p.agent.badge for p in app.panes.values()} == {"done"}
+        assert app.state.artifact_count == 5 and app.feed._count == 5
+
+
+async def test_text_is_appended_in_order_per_field(tui, events):
+    source = tui.ListSource([events.register("w"), events.activate("w", "r1")])
+    app = FlockApp(source)
+    async with app.run_test() as pilot:
+        sent = []
+        for batch in range(5):
+            for i in range(40):
+                word = f"t{batch * 40 + i} "
+                sent.append(word)
+                source.push(events.token("w", "r1", "body", word))
+            source.push(events.token("w", "r1", "title", f"T{batch}"))
+            await tui.wait_for_events(app, 2 + (batch + 1) * 41)
+            await pilot.pause()
+        pane = app.panes["w"]
+        text = pane.run_text("r1")
+        body = text.split("body:\n", 1)[1].split("\ntitle:", 1)[0]
+        assert body.replace("\n", "") == "".join(sent).replace("\n", "")
+        assert "title:\nT0T1T2T3T4" in text
+        assert app.state.agents["w"].runs["r1"].field_text("body") == "".join(sent)
+
+
+async def test_two_concurrent_runs_of_one_agent_never_mix(tui):
+    app = FlockApp(ReplaySource(tui.fixture("concurrent_runs")))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await tui.wait_until_ended(app)
+        await pilot.pause()
+        pane = app.panes["translator"]
+        assert pane.run_ids() == ["run-a", "run-b"]
+        a, b = pane.run_text("run-a"), pane.run_text("run-b")
+        assert "beta" not in a and "alpha" not in b
+        alpha = [w for w in a.split() if w.startswith("alpha")]
+        assert alpha[:30] == [f"alpha{i}" for i in range(30)]
+        assert pane.agent.iterations == 2
+
+
+async def test_focus_moves_between_panes_across_pages(tui):
+    app = FlockApp(ReplaySource(tui.fixture("sixteen_agents")))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await tui.wait_until_ended(app)
+        await pilot.pause()
+        names = list(app.panes)
+        assert app.focused_pane() is app.panes[names[0]]
+        await pilot.press("tab")
+        assert app.focused_pane() is app.panes[names[1]]
+        await pilot.press("shift+tab", "shift+tab")
+        last = app.panes[names[-1]]
+        assert app.focused_pane() is last
+        assert app.grid.page == app.grid.layout_plan.pages - 1 and last.display
+        await pilot.press("]")
+        assert app.focused_pane() is app.panes[names[0]] and app.grid.page == 0
+        await pilot.press("[")
+        assert app.focused_pane() is last
+
+
+async def test_zoom_and_back_keeps_the_scroll_position(tui, events):
+    source = tui.ListSource([events.register("a"), events.register("b"), events.activate("a", "r")])
+    source.push(*[events.token("a", "r", "text", f"line {i}\n") for i in range(200)])
+    app = FlockApp(source)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await tui.wait_for_events(app, 203)
+        await pilot.pause()
+        pane = app.panes["a"]
+        assert pane.follow and pane.scroll_y == pane.max_scroll_y > 0
+        pane.scroll_to(y=40, animate=False, immediate=True)
+        await pilot.pause()
+        assert not pane.follow and pane.scroll_y == 40
+        normal_size = pane.size
+        await pilot.press("z")
+        await pilot.pause()
+        assert app.grid.zoomed is pane and not app.panes["b"].display
+        assert pane.size.width * pane.size.height > normal_size.width * normal_size.height
+        await pilot.press("z")
+        await pilot.pause()
+        await pilot.pause()
+        assert app.grid.zoomed is None and app.panes["b"].display
+        assert pane.size == normal_size
+        assert pane.scroll_y == 40 and not pane.follow
+
+
+async def test_follow_tail_pauses_when_scrolled_up_and_resumes_at_the_bottom(tui, events):
+    source = tui.ListSource([events.register("a"), events.activate("a", "r")])
+    source.push(*[events.token("a", "r", "text", f"line {i}\n") for i in range(100)])
+    app = FlockApp(source)
+    async with app.run_test() as pilot:
+        await tui.wait_for_events(app, 102)
+        await pilot.pause()
+        pane = app.panes["a"]
+        assert pane.follow and pane.scroll_y == pane.max_scroll_y
+        await pilot.press("home")
+        await pilot.pause()
+        assert pane.scroll_y == 0 and not pane.follow
+        source.push(*[events.token("a", "r", "text", f"more {i}\n") for i in range(50)])
+        await tui.wait_for_events(app, 152)
+        await pilot.pause()
+        assert pane.scroll_y == 0, "scrolled-up pane must stay where the user put it"
+        await pilot.press("end")
+        await pilot.pause()
+        assert pane.follow
+        source.push(*[events.token("a", "r", "text", f"tail {i}\n") for i in range(20)])
+        await tui.wait_for_events(app, 172)
+        await pilot.pause()
+        assert pane.scroll_y == pane.max_scroll_y
+        assert pane.plain_lines()[-2:] == ["tail 19", ""]
+
+
+async def test_feed_and_console_toggle_and_show_activity(tui, events):
+    source = tui.ListSource(
+        [
+            events.register("w"),
+            events(
+                MessagePublished(
+                    artifact_id="a1", artifact_type="Idea", produced_by="w", correlation_id="c-77"
+                )
+            ),
+            SourceNotice("warning", "line 3: not JSON"),
+        ]
+    )
+    app = FlockApp(source)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await tui.wait_for_events(app, 3)
+        await pilot.pause()
+        assert app.feed_visible and not app.console_visible
+        assert "Idea ← w · c-77" in app.feed.plain_lines()[0]
+        await pilot.press("f")
+        assert not app.feed_visible
+        await pilot.press("f", "c")
+        assert app.feed_visible and app.console_visible
+        assert any("not JSON" in line for line in app.console_view.plain_lines())
+
+
+async def test_quit_stops_the_source_and_returns_its_exit_code(tui, events):
+    source = tui.ListSource([events.register("w")], stop_code=130)
+    app = FlockApp(source)
+    async with app.run_test() as pilot:
+        await tui.wait_for_events(app, 1)
+        await pilot.press("q")
+        await pilot.pause()
+    assert source.stopped
+    assert app.return_code == 130
+
+
+async def test_exit_on_finish_quits_with_the_run_exit_code(tui, events):
+    source = tui.ListSource([events.register("w"), events(RunFinished(exit_code=3))])
+    source.end(3)
+    app = FlockApp(source, exit_on_finish=True)
+    async with app.run_test() as pilot:
+        await tui.wait_until_ended(app)
+        await pilot.pause()
+    assert app.return_code == 3
+
+
+async def test_markup_and_escapes_are_shown_literally(tui):
+    app = FlockApp(ReplaySource(tui.fixture("markup")))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await tui.wait_until_ended(app)
+        await pilot.pause()
+        pane = app.panes["mischief"]
+        lines = pane.plain_lines()
+        text = "\n".join(lines)
+        for literal in (
+            "[red]x[/red]",
+            "[link=http://e]y[/link]",
+            "[bold]not bold[/]",
+            "[blink]status",
+        ):
+            assert literal in text
+        assert "ansi-red" in text and "osc-link" in text and "after-title" in text
+        assert not any(ch in text for ch in "\x1b\x07\x08\r")
+        # the line holding "[red]" is drawn in the plain text style: no colour, no link
+        doc = pane.document
+        index = next(i for i, line in enumerate(lines) if "[red]x" in line)
+        strip = doc.strip(index, 100, pane.rich_style)
+        assert "[red]x[/red]" in strip.text
+        for segment in strip:
+            style = segment.style
+            assert style is None or (style.link is None and style.color == pane.rich_style.color)
+        console = "\n".join(app.console_view.plain_lines())
+        assert "[red]console[/red] bold" in console
+
+
+async def test_a_one_megabyte_token_is_kept_whole(tui, events):
+    big = ("0123456789abcdef" * 65_536)[:1_000_000]
+    source = tui.ListSource([events.register("w"), events.activate("w", "r")])
+    source.push(events.token("w", "r", "text", big), events.token("w", "r", "text", " END"))
+    app = FlockApp(source)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await tui.wait_for_events(app, 4)
+        await pilot.pause()
+        pane = app.panes["w"]
+        assert app.state.agents["w"].runs["r"].field_text("text") == big + " END"
+        lines = pane.plain_lines()
+        assert "".join(lines[2:]).replace(" END", "") == big
+        assert lines[-1].endswith("END")
+        assert pane.scroll_y == pane.max_scroll_y
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 48)])
+async def test_64_agents_page_with_an_indicator_for_active_panes_out_of_view(tui, events, size):
+    source = tui.ListSource([events.register(f"agent{i:02d}") for i in range(64)])
+    app = FlockApp(source)
+    async with app.run_test(size=size) as pilot:
+        await tui.wait_for_events(app, 64)
+        await pilot.pause()
+        grid = app.grid
+        plan = grid.layout_plan
+        assert plan.pages > 1 and plan.per_page * plan.pages >= 64
+        visible = grid.visible_panes()
+        assert all(p.display for p in visible) and len(visible) == plan.per_page
+        hidden = [p for p in app.panes.values() if not p.display]
+        assert len(hidden) == 64 - plan.per_page
+        strip = app.query_one(AgentStrip)
+        assert strip.display
+        # a hidden agent starts streaming: the strip names it
+        target = hidden[-1].agent_name
+        source.push(events.activate(target, "r"), events.token(target, "r", "f", "hi"))
+        await tui.wait_for_events(app, 66)
+        await pilot.pause()
+        rendered = str(strip.render())
+        assert f"active elsewhere: {target}" in rendered
+        assert sum(1 for p in app.panes.values() if p.display) == plan.per_page
+
+
+async def test_replay_source_rejects_a_missing_file_in_one_line(tmp_path: Path):
+    with pytest.raises(OSError) as info:
+        ReplaySource(tmp_path / "nope.jsonl")
+    assert "nope.jsonl" in str(info.value) and "\n" not in str(info.value)
+
+
+async def test_replay_source_warns_about_bad_lines_and_goes_on(tui, tmp_path: Path):
+    good = tui.fixture("one_agent").read_text().splitlines()
+    record = tmp_path / "bad.jsonl"
+    record.write_text("\n".join([good[0], "{not json", good[1], '{"v": 1}', *good[2:]]) + "\n")
+    source = ReplaySource(record)
+    app = FlockApp(source)
+    async with app.run_test() as pilot:
+        await tui.wait_until_ended(app)
+        await pilot.pause()
+        assert source.bad_lines == 2
+        assert sum("bad.jsonl line" in w for w in app.state.warnings) == 2
+        assert app.state.exit_code == 0 and app.state.agents["writer"].badge == "done"
