@@ -61,10 +61,12 @@ class Flock:
         self._announced: dict[str, AgentRegistered] = {}
         self._announce_scheduled = False
         self._started = False
+        self._dirty = False
         self._tasks: set[asyncio.Task[Any]] = set()
         self._idle_waiters: list[asyncio.Future[None]] = []
         self._semaphores: dict[str, asyncio.Semaphore] = {}
         self._unconsumed_noticed: set[str] = set()
+        self._gate_noticed: set[tuple[object, ...]] = set()
         self._default_engine: AgentEngine | None = None
         self._shared_sinks: set[int] = set()
 
@@ -76,15 +78,6 @@ class Flock:
             from engine.console import ConsoleSink
 
             self._bus.add_sink(ConsoleSink())
-        self._bus.emit(
-            RunStarted(
-                script=sys.argv[0] if sys.argv and sys.argv[0] else None,
-                argv=list(sys.argv[1:]),
-                runtime_mode=self.context.runtime_mode,
-                model=self.model,
-                pid=os.getpid(),
-            )
-        )
         control_fd = os.environ.get("FLOCK_TUI_CONTROL_FD")
         if control_fd:
             self._attach_control(control_fd)
@@ -137,6 +130,7 @@ class Flock:
 
     def _agent_changed(self, agent: Agent) -> None:
         """After start, (re-)announce changed agents once the current builder chain is done."""
+        self._dirty = True
         if not self._started or self._announce_scheduled:
             return
         try:
@@ -146,9 +140,25 @@ class Flock:
         self._announce_scheduled = True
         loop.call_soon(self._announce)
 
+    def _ensure_started(self) -> None:
+        """On first use: run_started, then agent_registered for every agent not yet announced."""
+        if not self._started or self._dirty:
+            self._announce()
+
     def _announce(self) -> None:
         self._announce_scheduled = False
-        self._started = True
+        self._dirty = False
+        if not self._started:
+            self._started = True
+            self._bus.emit(
+                RunStarted(
+                    script=sys.argv[0] if sys.argv and sys.argv[0] else None,
+                    argv=list(sys.argv[1:]),
+                    runtime_mode=self.context.runtime_mode,
+                    model=self.model,
+                    pid=os.getpid(),
+                )
+            )
         for agent in self._agents.values():
             payload = AgentRegistered(
                 name=agent.name,
@@ -211,8 +221,7 @@ class Flock:
         return await self.publish(obj)
 
     async def _publish_artifact(self, artifact: Artifact, run_id: str | None = None) -> None:
-        if not self._started or self._announce_scheduled:
-            self._announce()
+        self._ensure_started()
         await self.store.add(artifact)
         self._bus.emit(
             MessagePublished(
@@ -426,13 +435,30 @@ class Flock:
     # -- driving -------------------------------------------------------------------------
     async def run_until_idle(self) -> None:
         """Return once no agent run is pending or running (woken by task completion)."""
-        if not self._started or self._announce_scheduled:
-            self._announce()
+        self._ensure_started()
         loop = asyncio.get_running_loop()
         while self._tasks:
             waiter: asyncio.Future[None] = loop.create_future()
             self._idle_waiters.append(waiter)
             await waiter
+        self._notice_waiting_gates()
+
+    def _notice_waiting_gates(self) -> None:
+        """Say which AND gates / batches still hold a partial group (once per group)."""
+        for agent in self._agents.values():
+            for sub in agent.subscriptions:
+                for correlation_id, slots in sub._pending.items():
+                    have = {name: len(queue) for name, queue in slots.items() if queue}
+                    key = (agent.name, sub.type_names, correlation_id, tuple(sorted(have.items())))
+                    if not have or key in self._gate_noticed:
+                        continue
+                    self._gate_noticed.add(key)
+                    if sub.batch > 1:
+                        wants = f"{sub.batch} x {sub.type_names[0]}, has {sum(have.values())}"
+                    else:
+                        missing = [n for n in sub.type_names if n not in have]
+                        wants = f"{', '.join(missing)} to join {', '.join(have)}"
+                    self._bus.notice(f"{agent.name} is still waiting for {wants}")
 
     async def invoke(
         self,
@@ -449,8 +475,7 @@ class Flock:
         if not isinstance(obj, BaseModel):
             raise TypeError(f"invoke() takes a pydantic model instance, got {type(obj).__name__}")
         target = self._resolve(agent)
-        if not self._started or self._announce_scheduled:
-            self._announce()
+        self._ensure_started()
         register_type(type(obj))
         source = Artifact.from_model(obj)
         await self.store.add(source)
@@ -475,8 +500,7 @@ class Flock:
     ) -> Any:
         """Serve the bridge (dashboard=True: with the web dashboard). Needs engine.serving."""
         self.context._set_runtime_mode("dashboard" if dashboard else "api")
-        if not self._started or self._announce_scheduled:
-            self._announce()
+        self._ensure_started()
         from engine import serving  # type: ignore[attr-defined]  # lazy: imports aiohttp
 
         return await serving.serve(

@@ -14,6 +14,7 @@ import atexit
 import logging
 import os
 import queue
+import sys
 import threading
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -168,9 +169,13 @@ def env_event_sink() -> JsonLinesSink | None:
                 fd = int(raw)
                 os.fstat(fd)
             except (ValueError, OSError) as exc:
-                raise RuntimeError(
-                    f"FLOCK_TUI_EVENT_FD={raw!r} is not an open file descriptor: {exc}"
-                ) from None
+                reason = exc.strerror if isinstance(exc, OSError) else "not a number"
+                print(
+                    f"flock: FLOCK_TUI_EVENT_FD={raw!r} is not an open file descriptor "
+                    f"({reason}); printing to the console instead",
+                    file=sys.stderr,
+                )
+                return None
             # Closed at exit, so the reader sees EOF once everything is written.
             _env_sink = JsonLinesSink(fd, close_fd=True)
         return _env_sink

@@ -42,6 +42,7 @@ class Blog(BaseModel):
 class Review(BaseModel):
     """A harsh SEO and editorial review of a blog post."""
 
+    analysis: str = Field(description="A detailed analysis of what works and what does not")
     score: int = Field(ge=1, le=10, description="Overall quality score")
     comments: str = Field(description="Concrete, critical feedback")
     blog_title: str = Field(description="The title of the reviewed post")

@@ -47,7 +47,8 @@ class Verdict(BaseModel):
     """The judge's decision."""
 
     winner: Literal["pro", "contra"] = Field(description="Which side argued better")
-    reasoning: str = Field(description="Why, weighing both arguments")
+    analysis: str = Field(description="A weighing of both arguments, point by point")
+    reasoning: str = Field(description="Why this side won")
     margin: int = Field(ge=1, le=5, description="How clear the win was")
 
 

@@ -321,3 +321,66 @@ def test_model_choice(monkeypatch) -> None:
     monkeypatch.setenv("DEFAULT_MODEL", "openai/gpt-4.1")
     assert Flock(console=False).model == "openai/gpt-4.1"
     assert Flock("anthropic/claude", console=False).model == "anthropic/claude"
+
+
+async def test_serve_sets_the_runtime_mode_and_delegates(flock, sink, monkeypatch) -> None:
+    import sys
+    import types
+
+    calls: list[tuple] = []
+
+    async def serve(f, **kw) -> str:
+        calls.append((f, kw))
+        return "served"
+
+    fake = types.ModuleType("engine.serving")
+    fake.serve = serve  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "engine.serving", fake)
+    import engine
+
+    monkeypatch.setattr(engine, "serving", fake, raising=False)
+    assert await flock.serve(dashboard=True, port=9999) == "served"
+    assert flock.context.runtime_mode == "dashboard"
+    assert calls == [(flock, {"dashboard": True, "host": "127.0.0.1", "port": 9999, "token": None})]
+    (started,) = events(sink, "run_started")
+    assert started.runtime_mode == "dashboard"
+    other = Flock(console=False)
+    await other.serve()
+    assert other.context.runtime_mode == "api"
+
+
+async def test_waiting_gate_is_noticed_at_idle(flock) -> None:
+    notices: list[str] = []
+
+    class NoticeSink:
+        def send(self, envelope) -> None:
+            pass
+
+        def notice(self, text: str) -> None:
+            notices.append(text)
+
+        async def aclose(self) -> None:
+            pass
+
+    flock.add_sink(NoticeSink())
+    flock.agent("judge").consumes(Left, Right).publishes(Joined).with_engine(
+        FakeEngine(lambda r: [])
+    )
+    await flock.publish(Left())
+    await idle(flock)
+    await idle(flock)
+    assert notices == ["judge is still waiting for Right to join Left"]
+
+
+def test_bad_event_fd_falls_back_to_the_console(monkeypatch, capsys) -> None:
+    import engine.sinks
+
+    monkeypatch.setattr(engine.sinks, "_env_sink", None)
+    monkeypatch.setenv("FLOCK_TUI_EVENT_FD", "987654")
+    f = Flock()
+    err = capsys.readouterr().err
+    assert err.startswith("flock: FLOCK_TUI_EVENT_FD='987654' is not an open file descriptor")
+    assert err.count("\n") == 1
+    from engine.console import ConsoleSink
+
+    assert any(isinstance(s, ConsoleSink) for s in f._bus.sinks)
