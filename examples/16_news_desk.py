@@ -40,7 +40,6 @@ class Story(BaseModel):
 class Analysis(BaseModel):
     """One desk's analysis of the story."""
 
-    category: str = Field(description="The desk (category) that wrote this analysis")
     headline: str = Field(description="A sharp headline for this angle")
     body: str = Field(description="The analysis itself, two or three paragraphs")
     confidence: float = Field(ge=0.0, le=1.0, description="How sure the desk is")
