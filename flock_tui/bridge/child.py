@@ -14,7 +14,7 @@ message when the artifact is invalid, 503 before the script has attached a Flock
 after it has exited.
 
     child_bridge = bridge_for_child(host, port, token)
-    url = await child_bridge.start()
+    url = await child_bridge.start()          # before reading env / pass_fds
     source = ChildProcessSource(script, args, env=child_bridge.env, pass_fds=child_bridge.pass_fds)
     tee = TeeSource(source, child_bridge.publish)
     ...  # run the app; once the child has started, child_bridge.child_started()
@@ -37,6 +37,7 @@ from .api import PublishUnavailable
 from .server import Bridge
 
 CONTROL_FD_ENV = "FLOCK_TUI_CONTROL_FD"
+BRIDGE_URL_ENV = "FLOCK_TUI_BRIDGE_URL"  # tells the child's serve() not to bind a 2nd server
 MAX_LINE = 1024 * 1024
 
 
@@ -140,8 +141,11 @@ class ChildBridge:
         return self.bridge.url
 
     async def start(self) -> str:
+        """Start serving; afterwards `env` also holds FLOCK_TUI_BRIDGE_URL for the child."""
         await self.channel.start()
-        return await self.bridge.start()
+        url = await self.bridge.start()
+        self.env[BRIDGE_URL_ENV] = url
+        return url
 
     def publish(self, envelope: Envelope) -> None:
         """A TeeSource callback: forward every envelope to the bridge."""
