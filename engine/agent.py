@@ -96,6 +96,15 @@ class Subscription:
 
 
 @dataclass
+class Match:
+    """What one artifact means for one agent."""
+
+    subscribed: bool = False
+    groups: list[list[Artifact]] = field(default_factory=list)
+    errors: list[WherePredicateError] = field(default_factory=list)
+
+
+@dataclass
 class Agent:
     """An agent's specification and its runtime counters."""
 
@@ -125,6 +134,54 @@ class Agent:
     @property
     def published_type_names(self) -> list[str]:
         return [type_name(t) for t in self.publishes]
+
+    def match(self, artifact: Artifact) -> Match:
+        """Offer an artifact to every subscription: the input groups now ready to run.
+
+        A single-type subscription runs once per artifact (the first matching one wins);
+        gates collect until complete. A raising where-predicate is reported in `errors`.
+        """
+        result = Match()
+        matched_single = False
+        for sub in self.subscriptions:
+            if artifact.type not in sub.type_names:
+                continue
+            result.subscribed = True
+            if not sub.accepts(artifact):
+                continue
+            if self.prevent_self_trigger and artifact.produced_by == self.name:
+                continue
+            if not sub.is_gate and matched_single:
+                continue
+            try:
+                if not sub.check_where(artifact):
+                    continue
+            except WherePredicateError as exc:
+                result.errors.append(exc)
+                continue
+            group = sub.offer(artifact)
+            if group is None:
+                continue
+            matched_single = matched_single or not sub.is_gate
+            result.groups.append(group)
+        return result
+
+    def waiting(self) -> list[tuple[tuple[object, ...], str]]:
+        """(state key, description) for every gate or batch holding a partial group."""
+        out: list[tuple[tuple[object, ...], str]] = []
+        for sub in self.subscriptions:
+            for correlation_id, slots in sub._pending.items():
+                have = {name: len(queue) for name, queue in slots.items() if queue}
+                if not have:
+                    continue
+                key = (self.name, sub.type_names, correlation_id, tuple(sorted(have.items())))
+                if sub.batch > 1:
+                    wants = f"{sub.batch} x {sub.type_names[0]}, has {sum(have.values())}"
+                else:
+                    missing = [n for n in sub.type_names if n not in have]
+                    wants = f"{', '.join(missing)} to join {', '.join(have)}"
+                out.append((key, f"{self.name} is still waiting for {wants}"))
+        return out
 
 
 class AgentBuilder:

@@ -23,7 +23,7 @@ from engine.agent import Agent, AgentBuilder, AgentEngine
 from engine.artifacts import Artifact, new_id
 from engine.bus import EventBus
 from engine.context import Context, RunContext
-from engine.errors import CircuitBreakerOpen, PublishError, WherePredicateError, one_line
+from engine.errors import CircuitBreakerOpen, PublishError, one_line
 from engine.events import (
     AgentActivated,
     AgentCompleted,
@@ -240,38 +240,21 @@ class Flock:
     def _dispatch(self, artifact: Artifact) -> None:
         subscribed = False
         for agent in self._agents.values():
-            matched_single = False
-            for sub in agent.subscriptions:
-                if artifact.type not in sub.type_names:
-                    continue
-                subscribed = True
-                if not sub.accepts(artifact):
-                    continue
-                if agent.prevent_self_trigger and artifact.produced_by == agent.name:
-                    continue
-                if not sub.is_gate and matched_single:
-                    continue  # one run per artifact per agent
-                try:
-                    if not sub.check_where(artifact):
-                        continue
-                except WherePredicateError as exc:
-                    self._bus.emit(
-                        AgentError(
-                            agent_name=agent.name,
-                            error_type="WherePredicateError",
-                            error_message=(
-                                f"{exc}; {artifact.type} {artifact.id[:8]} not matched for this agent"
-                            ),
-                            traceback=_format_cause(exc),
+            match = agent.match(artifact)
+            subscribed = subscribed or match.subscribed
+            for exc in match.errors:
+                self._bus.emit(
+                    AgentError(
+                        agent_name=agent.name,
+                        error_type=type(exc).__name__,
+                        error_message=(
+                            f"{exc}; {artifact.type} {artifact.id[:8]} not matched for this agent"
                         ),
-                        correlation_id=artifact.correlation_id,
-                    )
-                    continue
-                group = sub.offer(artifact)
-                if group is None:
-                    continue
-                if not sub.is_gate:
-                    matched_single = True
+                        traceback=_format_cause(exc),
+                    ),
+                    correlation_id=artifact.correlation_id,
+                )
+            for group in match.groups:
                 self._schedule(agent, group)
         if not subscribed and artifact.type not in self._unconsumed_noticed:
             self._unconsumed_noticed.add(artifact.type)
@@ -444,21 +427,12 @@ class Flock:
         self._notice_waiting_gates()
 
     def _notice_waiting_gates(self) -> None:
-        """Say which AND gates / batches still hold a partial group (once per group)."""
+        """Say which AND gates / batches still hold a partial group (once per state)."""
         for agent in self._agents.values():
-            for sub in agent.subscriptions:
-                for correlation_id, slots in sub._pending.items():
-                    have = {name: len(queue) for name, queue in slots.items() if queue}
-                    key = (agent.name, sub.type_names, correlation_id, tuple(sorted(have.items())))
-                    if not have or key in self._gate_noticed:
-                        continue
+            for key, text in agent.waiting():
+                if key not in self._gate_noticed:
                     self._gate_noticed.add(key)
-                    if sub.batch > 1:
-                        wants = f"{sub.batch} x {sub.type_names[0]}, has {sum(have.values())}"
-                    else:
-                        missing = [n for n in sub.type_names if n not in have]
-                        wants = f"{', '.join(missing)} to join {', '.join(have)}"
-                    self._bus.notice(f"{agent.name} is still waiting for {wants}")
+                    self._bus.notice(text)
 
     async def invoke(
         self,

@@ -189,3 +189,18 @@ async def test_blog_loop_ends_by_score(flock, sink) -> None:
     scores = [c.score for c in await flock.store.get_by_type(Critique)]
     assert scores[-1] >= 9 and all(s <= 8 for s in scores[:-1])
     assert not [e for e in events(sink, "agent_error")]
+
+
+def test_model_selection_offline_per_agent_and_provider_shared() -> None:
+    from engine.dspy_engine import DSPyEngine
+
+    flock = Flock(console=False)
+    a = flock.agent("a").consumes(Topic).publishes(Essay).agent
+    b = flock.agent("b").consumes(Topic).publishes(Essay).agent
+    offline = DSPyEngine("offline")
+    assert offline.lm_for(a) is offline.lm_for(a)
+    assert offline.lm_for(a) is not offline.lm_for(b)  # each agent its own seed
+    assert offline.lm_for(a).model == "offline/flock"
+    provider = DSPyEngine("openai/gpt-4.1")
+    assert provider.lm_for(a) is provider.lm_for(b)
+    assert provider.lm_for(a).model == "openai/gpt-4.1"
