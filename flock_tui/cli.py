@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NoReturn
 
 from flock_tui import __version__
+from flock_tui.launch import AppCrashed, Invocation, Launch, run_plain_mode, run_tui_mode
 from flock_tui.record import Recorder, RecordError
-from flock_tui.sources.base import EventSource, SourceEnded
-from flock_tui.sources.child import ChildProcessSource
-from flock_tui.sources.tee import EnvelopeCallback, TeeSource
 
 PROG = "flock-tui"
 
@@ -87,20 +83,6 @@ class UsageError(Exception):
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         raise UsageError(message)
-
-
-@dataclass
-class Invocation:
-    mode: str  # "script" | "replay" | "attach"
-    target: str
-    args: list[str] = field(default_factory=list)
-    record: Path | None = None
-    exit_on_finish: bool = False
-    web: bool = False
-    host: str = "127.0.0.1"
-    port: int = 8344
-    token: str | None = None
-    speed: float | None = None
 
 
 def _port(text: str) -> int:
@@ -293,106 +275,14 @@ def check_url(target: str) -> str:
     return target
 
 
-# -- running ----------------------------------------------------------------------------
-
-
-def build_inner_source(inv: Invocation, plain: bool) -> EventSource:
-    """The source for the command; raises UsageError for a bad script, record or URL."""
+def check_target(inv: Invocation) -> None:
+    """Raise UsageError for a bad script, record file or URL (before anything starts)."""
     if inv.mode == "script":
-        return ChildProcessSource(check_script(inv.target), inv.args)
-    if inv.mode == "replay":
-        path = check_record_file(inv.target)
-        from flock_tui.sources.replay import ReplaySource
-
-        speed = inv.speed if inv.speed is not None else (0.0 if plain else 1.0)
-        return ReplaySource(path, speed=speed)
-    url = check_url(inv.target)
-    from flock_tui.sources.websocket import WebSocketSource
-
-    return WebSocketSource(url, token=inv.token)
-
-
-def _make_bridge_factory(inv: Invocation):  # noqa: ANN202 - returns a zero-arg factory
-    def make() -> object:
-        from flock_tui.bridge import Bridge
-
-        return Bridge(host=inv.host, port=inv.port, token=inv.token)
-
-    return make
-
-
-def wrap_source(inv: Invocation, inner: EventSource, recorder: Recorder | None) -> EventSource:
-    """Tee the events to the recorder and, with --web, to the dashboard bridge."""
-    callbacks: list[EnvelopeCallback] = [recorder] if recorder is not None else []
-    if inv.web:
-        from flock_tui.sources.bridged import BridgedSource
-
-        return BridgedSource(inner, _make_bridge_factory(inv), *callbacks)  # type: ignore[arg-type]
-    return TeeSource(inner, *callbacks)
-
-
-def _innermost(source: EventSource) -> EventSource:
-    while hasattr(source, "inner"):
-        source = source.inner  # type: ignore[attr-defined]
-    return source
-
-
-def _code(ended: SourceEnded | None, inv: Invocation) -> int:
-    if ended is None or ended.exit_code is None:
-        return 0 if inv.mode == "replay" else 1
-    return ended.exit_code
-
-
-def run_plain_mode(inv: Invocation, source: EventSource) -> int:
-    from flock_tui.plain import run_plain
-
-    async def go() -> SourceEnded:
-        try:
-            return await run_plain(source, sys.stdout)
-        finally:
-            aclose = getattr(source, "aclose", None)
-            if aclose is not None:
-                await aclose()
-
-    with _reconfigured_stdout():
-        ended = asyncio.run(go())
-    return _code(ended, inv)
-
-
-class _reconfigured_stdout:
-    """Plain output never dies of an unencodable character (e.g. under LANG=C)."""
-
-    def __enter__(self) -> None:
-        reconfigure = getattr(sys.stdout, "reconfigure", None)
-        if reconfigure is not None:
-            reconfigure(errors="replace", line_buffering=False)
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-
-def run_tui_mode(inv: Invocation, source: EventSource) -> int:
-    from flock_tui.app import FlockApp
-
-    title = f"{PROG} · {inv.target if inv.mode != 'script' else Path(inv.target).name}"
-    app = FlockApp(source, exit_on_finish=inv.exit_on_finish, title=title)
-    child = _innermost(source)
-    try:
-        app.run()
-    finally:
-        if isinstance(child, ChildProcessSource):
-            child.kill_now()
-    crash = getattr(app, "_exception", None)
-    if crash is not None:
-        _error(f"the TUI crashed: {type(crash).__name__}: {crash}")
-        return 1
-    code = app.return_code
-    if code is None and isinstance(child, ChildProcessSource) and child.process is not None:
-        rc = child.process.returncode
-        code = None if rc is None else (rc if rc >= 0 else 128 - rc)
-    if code is None:
-        return 0 if inv.mode == "replay" else 1
-    return code
+        check_script(inv.target)
+    elif inv.mode == "replay":
+        check_record_file(inv.target)
+    else:
+        check_url(inv.target)
 
 
 def _error(message: str) -> None:
@@ -405,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
     recorder: Recorder | None = None
     try:
         inv = parse_args(argv)
-        inner = build_inner_source(inv, plain)
+        check_target(inv)
         if inv.record is not None:
             recorder = Recorder(inv.record)
     except UsageError as exc:
@@ -414,14 +304,17 @@ def main(argv: list[str] | None = None) -> int:
     except RecordError as exc:
         _error(exc.strerror or str(exc))
         return 2
+    try:
+        launch = Launch(inv, plain=plain, recorder=recorder)
+        if plain:
+            return run_plain_mode(launch)
+        return run_tui_mode(launch)
+    except AppCrashed as exc:
+        _error(f"the TUI crashed: {exc}; the script was stopped")
+        return 1
     except ImportError as exc:
         _error(f"this part of flock-tui is not available: {exc}")
         return 1
-    try:
-        source = wrap_source(inv, inner, recorder)
-        if plain:
-            return run_plain_mode(inv, source)
-        return run_tui_mode(inv, source)
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # noqa: BLE001 - one line, not a traceback, unless debugging

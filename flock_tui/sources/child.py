@@ -74,12 +74,14 @@ class ChildProcessSource:
         env: dict[str, str] | None = None,
         pass_fds: tuple[int, ...] = (),
         grace_seconds: float = GRACE_SECONDS,
+        on_started: Callable[[], object] | None = None,
     ) -> None:
         self.script = Path(script)
         self.args = list(args)
         self.extra_env = dict(env or {})
         self.pass_fds = tuple(pass_fds)
         self.grace_seconds = grace_seconds
+        self.on_started = on_started  # called once the child runs (e.g. to close fds it inherited)
         self.description = " ".join([str(script), *self.args])
         self.process: asyncio.subprocess.Process | None = None
         self.garbled_lines = 0
@@ -224,6 +226,8 @@ class ChildProcessSource:
             return
         finally:
             os.close(write_fd)
+        if self.on_started is not None:
+            self.on_started()
         proc = self.process
         assert proc.stdout is not None and proc.stderr is not None
         event_reader = asyncio.StreamReader(limit=CHUNK_SIZE, loop=loop)
