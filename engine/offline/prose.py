@@ -99,13 +99,51 @@ _THOUGHTS = (
     "To handle {t} well I will gather the relevant facts about {u}.",
 )
 
-# Words of our own templates never count as topic words: when an agent reads another
-# agent's offline text (a critic reading a blog), the topic must not drift into them.
-TEMPLATE_WORDS = frozenset(
-    w.lower()
-    for template in (*_OPENERS, *_BODY, *_CLOSERS, *_CRITIQUE, *_TITLES, *_THOUGHTS, *COMPANIONS)
-    for w in re.findall(r"[A-Za-z]+", re.sub(r"\{\w+\}", " ", template))
+_TOOL_THOUGHT = "I will call {n} to find out."
+_FINISH_THOUGHT = "I now have what I need about {t}, so I can finish."
+
+
+def _template_regex(template: str) -> re.Pattern[str]:
+    """A regex matching text made from `template`, capturing its topic slots."""
+    parts = re.split(r"(\{\w\})", template)
+    pattern = "".join(
+        r"([^.!?:;\n\"]{1,80}?)" if re.fullmatch(r"\{\w\}", p) else re.escape(p) for p in parts
+    )
+    return re.compile(pattern)
+
+
+_OWN_SENTENCES = tuple(
+    _template_regex(t)
+    for t in (*_OPENERS, *_BODY, *_CLOSERS, *_CRITIQUE, *_THOUGHTS, _TOOL_THOUGHT, _FINISH_THOUGHT)
 )
+_OWN_TITLES = tuple(re.compile(f"^{_template_regex(t).pattern}$") for t in _TITLES)
+_COMPANION_SET = frozenset(COMPANIONS)
+
+
+def strip_own_text(text: str) -> str:
+    """Replace sentences this model wrote (an upstream offline agent) by their topic slots.
+
+    When one agent reads another's offline text, only the topics it was about count,
+    not the template's words, so the topic does not drift from agent to agent.
+    """
+
+    def slots(match: re.Match[str]) -> str:
+        kept = [g.strip() for g in match.groups() if g and g.strip().lower() not in _COMPANION_SET]
+        return "\n" + "\n".join(kept) + "\n"
+
+    lines = []
+    for line in text.split("\n"):
+        for title in _OWN_TITLES:
+            match = title.match(line.strip())
+            if match:
+                line = slots(match)
+                break
+        lines.append(line)
+    text = "\n".join(lines)
+    for regex in _OWN_SENTENCES:
+        text = regex.sub(slots, text)
+    return text
+
 
 TITLE_NAMES = ("title", "headline", "heading", "name", "subject", "label", "caption", "slug")
 PLACE_NAMES = ("city", "location", "place", "country", "person", "company", "author")
@@ -151,12 +189,7 @@ def salient_words(text: str, limit: int = 6) -> list[str]:
 
 def _is_content(word: str) -> bool:
     lowered = word.lower()
-    return (
-        len(word) > 2
-        and word.isalpha()
-        and lowered not in STOPWORDS
-        and lowered not in TEMPLATE_WORDS
-    )
+    return len(word) > 2 and word.isalpha() and lowered not in STOPWORDS
 
 
 def _capitalised(texts: list[str]) -> set[str]:
@@ -199,7 +232,8 @@ def key_phrases(texts: list[str], limit: int = 6) -> list[str]:
     "city rooftops"). Phrases are ranked by how often their words occur across the
     inputs, the very first phrase getting a bonus, then by first appearance.
     """
-    texts = [t for t in texts if t and t.strip() and t.strip().lower() not in ("n/a", "none")]
+    texts = [strip_own_text(t) for t in texts]
+    texts = [t for t in texts if t.strip() and t.strip().lower() not in ("n/a", "none")]
     if not texts:
         return []
     capitals = _capitalised(texts)
@@ -343,6 +377,12 @@ class Prose:
 
     def thought(self) -> str:
         return self._fill(self._draw(_THOUGHTS))
+
+    def tool_thought(self, tool: str) -> str:
+        return f"{self.thought()} {_TOOL_THOUGHT.format(n=tool)}"
+
+    def finish_thought(self) -> str:
+        return _FINISH_THOUGHT.format(t=self.words[0])
 
     def paragraphs(self, count: int) -> str:
         paras = [" ".join([self._fill(self._draw(_OPENERS)), self.sentences(2)])]

@@ -94,12 +94,11 @@ def react_step(spec: PromptSpec, gen: Generator) -> dict[str, Any]:
         start = gen.seed % len(real)
         name = real[(start + taken) % len(real)]
         tool = tools.get(name, ToolInfo(name, "", {}))
-        thought = f"{gen.prose.thought()} I will call {name} to find out."
+        thought = gen.prose.tool_thought(name)
         args = tool_args(tool, gen)
     else:
         name = "finish" if "finish" in offered or not offered else offered[-1]
-        topic = gen.prose.words[0]
-        thought = f"I now have what I need about {topic}, so I can finish."
+        thought = gen.prose.finish_thought()
         args = {}
     values: dict[str, Any] = {
         "next_thought": thought,
