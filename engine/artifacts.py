@@ -48,7 +48,7 @@ class Artifact(BaseModel):
             correlation_id=correlation_id or new_id(),
             tags=list(tags or []),
         )
-        artifact._obj = obj
+        artifact._obj = obj.model_copy(deep=True)  # later edits by the caller do not leak in
         return artifact
 
     def to_model(self) -> BaseModel:

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
 OFFLINE_MODEL = "offline"
 REACT_MAX_ITERS = 6
+THOUGHT_FIELD = "thought"  # the `field` of streamed ReAct thoughts (not part of any artifact)
 
 _CONSTRAINTS: dict[type, tuple[str, str]] = {
     annotated_types.Ge: ("ge", "ge"),
@@ -265,6 +266,16 @@ class DSPyEngine:
             StreamListener(signature_field_name=name, predict=target, predict_name="predict")
             for name in plan.streamed_fields
         ]
+        if agent.tools:
+            # ReAct's thoughts stream too (once per step), so a tool-using agent is never silent.
+            listeners.append(
+                StreamListener(
+                    signature_field_name="next_thought",
+                    predict=program.react,  # type: ignore[attr-defined]
+                    predict_name="react",
+                    allow_reuse=True,
+                )
+            )
         streamer = dspy.streamify(
             program,
             status_message_provider=_status_provider(),
@@ -280,6 +291,9 @@ class DSPyEngine:
                 if isinstance(item, StreamResponse):
                     if item.chunk:
                         tokens += 1
+                    if item.predict_name == "react":
+                        run.stream(item.chunk, field=THOUGHT_FIELD, is_final=item.is_last_chunk)
+                        continue
                     run.stream(
                         item.chunk, field=item.signature_field_name, is_final=item.is_last_chunk
                     )

@@ -116,6 +116,12 @@ async def test_tool_calls_show_up_as_status_events(flock, sink) -> None:
     statuses = [e.content for e in events(sink, "streaming_output") if e.output_type == "status"]
     assert any(s.startswith("calling tool lookup_facts(") for s in statuses)
     assert any("Three facts about" in s for s in statuses)
+    thoughts = [
+        e
+        for e in events(sink, "streaming_output")
+        if e.output_type == "llm_token" and e.field == "thought"
+    ]
+    assert thoughts and thoughts[-1].is_final, "ReAct thoughts stream as field 'thought'"
     assert len(await flock.store.get_by_type(Essay)) == 1
     registered = [e for e in events(sink, "agent_registered") if e.name == "researcher"]
     assert registered[0].tools == ["lookup_facts"]
