@@ -25,7 +25,9 @@ STOPWORDS = frozenset(
     etc may might must shall want wants make makes made get gets got let lets like well way
     write writes written produce output input field fields value values given task respond
     json schema type str int float bool list dict thought tool name args observation finish
-    completed trajectory next step steps agent following corresponding""".split()
+    completed trajectory next step steps agent following corresponding every entire whole
+    several many much lot lots really still even ever already often always never
+    something anything everything nothing""".split()
 )
 _WORD_RE = re.compile(r"[A-Za-z][A-Za-z'-]{2,}")
 _JSON_KEY_RE = re.compile(r'"\w+"\s*:')
@@ -187,6 +189,16 @@ def salient_words(text: str, limit: int = 6) -> list[str]:
     return ranked[:limit]
 
 
+def _stem(word: str) -> str:
+    """A crude singular form for counting ("buses" and "bus" count together)."""
+    w = word.lower()
+    if len(w) > 4 and w.endswith("es") and not w.endswith("ies"):
+        return w[:-2]
+    if len(w) > 3 and w.endswith("s") and not w.endswith("ss"):
+        return w[:-1]
+    return w
+
+
 def _is_content(word: str) -> bool:
     lowered = word.lower()
     return len(word) > 2 and word.isalpha() and lowered not in STOPWORDS
@@ -229,15 +241,16 @@ def key_phrases(texts: list[str], limit: int = 6) -> list[str]:
     """Topic phrases of the inputs, the weightiest first (it is the topic).
 
     A phrase is a run of up to three consecutive content words ("urban beekeeping",
-    "city rooftops"). Phrases are ranked by how often their words occur across the
-    inputs, the very first phrase getting a bonus, then by first appearance.
+    "city rooftops"). Phrases are ranked by the summed frequency of their words across
+    the inputs (plurals counted with singulars), the very first phrase getting a bonus,
+    then by first appearance.
     """
     texts = [strip_own_text(t) for t in texts]
     texts = [t for t in texts if t.strip() and t.strip().lower() not in ("n/a", "none")]
     if not texts:
         return []
     capitals = _capitalised(texts)
-    counts = Counter(w.lower() for t in texts for run in _runs(t, capitals) for w in run)
+    counts = Counter(_stem(w) for t in texts for run in _runs(t, capitals) for w in run)
     ordered: list[list[str]] = []
     for t in texts:
         ordered.extend(_runs(t, capitals))
@@ -247,9 +260,9 @@ def key_phrases(texts: list[str], limit: int = 6) -> list[str]:
     position = {id(r): i for i, r in enumerate(ordered)}
 
     def weight(run: list[str]) -> float:
-        # Frequency carries the topic through agents that read each other's text;
-        # the first phrase of the first input wins ties and near-ties.
-        return sum(counts[w.lower()] for w in run) / len(run) + (1.5 if run is lead else 0.0)
+        # Frequency carries the topic through agents that read each other's text (and
+        # favours specific multi-word phrases); the very first phrase wins near-ties.
+        return sum(counts[_stem(w)] for w in run) + (1.5 if run is lead else 0.0)
 
     ranked = sorted(ordered, key=lambda r: (-weight(r), position[id(r)]))
     chosen: list[list[str]] = []
