@@ -14,11 +14,13 @@ message when the artifact is invalid, 503 before the script has attached a Flock
 after it has exited.
 
     child_bridge = bridge_for_child(host, port, token)
-    url = await child_bridge.start()          # before reading env / pass_fds
-    source = ChildProcessSource(script, args, env=child_bridge.env, pass_fds=child_bridge.pass_fds)
-    tee = TeeSource(source, child_bridge.publish)
-    ...  # run the app; once the child has started, child_bridge.child_started()
-    await child_bridge.close("run finished")
+    source = ChildProcessSource(script, args, env=child_bridge.env,
+                                pass_fds=child_bridge.pass_fds,
+                                on_started=child_bridge.child_started)
+    BridgedSource(source, lambda: child_bridge)   # start(), publish(), close() like a Bridge
+
+env also carries FLOCK_TUI_BRIDGE_URL, so a script calling flock.serve() under --web
+does not try to bind a second server on the same port.
 """
 
 from __future__ import annotations
@@ -81,6 +83,9 @@ class ControlChannel:
         finally:
             self._fail_all("the script has exited; nothing can be published into it")
 
+    def child_exited(self) -> None:
+        self._fail_all("the script has exited; nothing can be published into it")
+
     def _fail_all(self, reason: str) -> None:
         self.gone = reason
         self.ready = False
@@ -133,7 +138,7 @@ class ChildBridge:
         self.channel = channel
         self._child_sock: socket.socket | None = child_sock
         fd = child_sock.fileno()
-        self.env: dict[str, str] = {CONTROL_FD_ENV: str(fd)}
+        self.env: dict[str, str] = {CONTROL_FD_ENV: str(fd), BRIDGE_URL_ENV: bridge.planned_url}
         self.pass_fds: tuple[int, ...] = (fd,)
 
     @property
@@ -148,11 +153,23 @@ class ChildBridge:
         return url
 
     def publish(self, envelope: Envelope) -> None:
-        """A TeeSource callback: forward every envelope to the bridge."""
+        """A TeeSource callback: forward every envelope to the bridge.
+
+        An event from the child means it has been spawned: this process's copy of the
+        child's socket end is closed then (so the child's exit is seen as EOF), and after
+        run_finished publishing answers 503 at once.
+        """
+        if self._child_sock is not None:
+            self.child_started()
+        if envelope.event_type == "run_finished":
+            self.channel.child_exited()
         self.bridge.publish(envelope)
 
     def child_started(self) -> None:
-        """Close this process's copy of the child's end (the child has inherited it)."""
+        """Close this process's copy of the child's end (the child has inherited it).
+
+        Pass it as ChildProcessSource(on_started=...); publish() also calls it.
+        """
         if self._child_sock is not None:
             self._child_sock.close()
             self._child_sock = None

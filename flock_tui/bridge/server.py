@@ -147,13 +147,21 @@ class Bridge:
         sockets = getattr(site._server, "sockets", None) or []
         if sockets:
             self.port = sockets[0].getsockname()[1]
+        self.url = self._url_for(self.port)
+        return self.url
+
+    def _url_for(self, port: int) -> str:
         shown = self.host
         if shown in ("0.0.0.0", "::", ""):
             shown = "127.0.0.1"
         if ":" in shown:
             shown = f"[{shown}]"
-        self.url = f"http://{shown}:{self.port}/" + (f"?token={self.token}" if self.token else "")
-        return self.url
+        return f"http://{shown}:{port}/" + (f"?token={self.token}" if self.token else "")
+
+    @property
+    def planned_url(self) -> str:
+        """The URL start() will return (exact unless port is 0)."""
+        return self.url or self._url_for(self.port)
 
     @property
     def ws_url(self) -> str:
