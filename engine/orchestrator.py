@@ -8,6 +8,7 @@ and `run_until_idle()` wakes when the last task finishes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import sys
@@ -64,7 +65,7 @@ class Flock:
         self._dirty = False
         self._tasks: set[asyncio.Task[Any]] = set()
         self._idle_waiters: list[asyncio.Future[None]] = []
-        self._semaphores: dict[str, asyncio.Semaphore] = {}
+        self._semaphores: dict[tuple[str, int, int], asyncio.Semaphore] = {}
         self._unconsumed_noticed: set[str] = set()
         self._gate_noticed: set[tuple[object, ...]] = set()
         self._default_engine: AgentEngine | None = None
@@ -298,16 +299,25 @@ class Flock:
     async def _run_scheduled(self, agent: Agent, inputs: list[Artifact], iteration: int) -> None:
         try:
             await self._execute(agent, inputs, iteration)
-        except Exception:
-            pass  # already reported as agent_error
+        except Exception as exc:
+            if not getattr(exc, "_flock_reported", False):  # failed before the run started
+                self._bus.emit(
+                    AgentError(
+                        agent_name=agent.name,
+                        error_type=type(exc).__name__,
+                        error_message=one_line(exc),
+                        traceback="".join(traceback.format_exception(exc)),
+                    ),
+                    correlation_id=inputs[0].correlation_id,
+                )
 
     # -- running agents ------------------------------------------------------------------
     def _semaphore(self, agent: Agent) -> asyncio.Semaphore:
-        sem = self._semaphores.get(agent.name)
-        if sem is None or getattr(sem, "_flock_limit", None) != agent.max_concurrency:
-            sem = asyncio.Semaphore(agent.max_concurrency)
-            sem._flock_limit = agent.max_concurrency  # type: ignore[attr-defined]
-            self._semaphores[agent.name] = sem
+        """The agent's concurrency limit, per event loop (a Flock may outlive one asyncio.run)."""
+        key = (agent.name, agent.max_concurrency, id(asyncio.get_running_loop()))
+        sem = self._semaphores.get(key)
+        if sem is None:
+            sem = self._semaphores[key] = asyncio.Semaphore(agent.max_concurrency)
         return sem
 
     def _engine_for(self, agent: Agent) -> AgentEngine:
@@ -366,6 +376,8 @@ class Flock:
                     ),
                     correlation_id=run.correlation_id,
                 )
+                with contextlib.suppress(AttributeError):
+                    exc._flock_reported = True  # type: ignore[attr-defined]
                 raise
             metrics = {"tokens": run.metrics.get("tokens", run.chunks), "chunks": run.chunks}
             metrics.update({k: v for k, v in run.metrics.items() if k not in metrics})

@@ -384,3 +384,22 @@ def test_bad_event_fd_falls_back_to_the_console(monkeypatch, capsys) -> None:
     from engine.console import ConsoleSink
 
     assert any(isinstance(s, ConsoleSink) for s in f._bus.sinks)
+
+
+def test_a_flock_survives_several_asyncio_runs(sink) -> None:
+    flock = Flock(console=False)
+    flock.add_sink(sink)
+
+    async def slow(run: RunContext) -> list[BaseModel]:
+        await asyncio.sleep(0)
+        return []
+
+    flock.agent("w").consumes(Ping).publishes(Pong).max_concurrency(1).with_engine(FakeEngine(slow))
+
+    async def once() -> None:
+        await flock.publish_many([Ping(), Ping(), Ping()])
+        await idle(flock)
+
+    asyncio.run(once())
+    asyncio.run(once())
+    assert len(events(sink, "agent_completed")) == 6
