@@ -19,8 +19,9 @@ import re
 import threading
 from typing import Any
 
+from engine.offline.phrases import key_phrases
 from engine.offline.prompt import PromptSpec, parse_chat_prompt
-from engine.offline.prose import Prose, key_phrases
+from engine.offline.prose import Prose
 from engine.offline.react import is_react_step, react_step
 from engine.offline.values import Generator
 

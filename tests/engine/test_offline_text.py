@@ -9,7 +9,8 @@ import pytest
 from pydantic import BaseModel, Field
 
 from engine.offline import make_offline_lm
-from engine.offline.prose import key_phrases, kind_for
+from engine.offline.phrases import key_phrases
+from engine.offline.prose import kind_for
 
 
 class Blog(BaseModel):

@@ -1,0 +1,123 @@
+"""The sentence templates of the offline model, and how to recognise its own text.
+
+Every sentence the model writes comes from these pools, with topic phrases in the
+``{t}``/``{T}`` (topic) and ``{u}``/``{U}`` (a second phrase) slots. Because the pools are
+known, :func:`strip_own_text` can reduce text written by an upstream offline agent back
+to the topic phrases it was about, so topics do not drift along a chain of agents.
+"""
+
+from __future__ import annotations
+
+import re
+
+COMPANIONS = (
+    "everyday life",
+    "the people involved",
+    "the long run",
+    "small teams",
+    "the hidden costs",
+    "first principles",
+)
+
+FALLBACK_TOPICS = ("the subject", "the idea", "the project")
+
+OPENERS = (
+    "{T} is worth a closer look.",
+    "Most people meet {t} long before they think hard about it.",
+    "At first glance {t} seems simple, but the details matter.",
+    "The story of {t} is really a story about {u}.",
+    "Anyone who spends time with {t} soon notices how much it shapes {u}.",
+    "{T} sits at the point where {u} meets everyday practice.",
+)
+BODY = (
+    "A good starting point is to ask what {t} changes for the people involved.",
+    "The strongest case for {t} rests on {u} and on the habits it builds.",
+    "Critics point out that {t} can hide real costs, especially around {u}.",
+    "In practice, {t} works best when {u} is planned from the start.",
+    "The numbers around {u} tell a clearer story than the slogans do.",
+    "Small choices about {u} add up, and {t} makes that visible.",
+    "It helps to compare {t} with the way {u} was handled a decade ago.",
+    "The most useful lesson from {t} is that {u} rewards patience.",
+    "Teams that take {t} seriously usually start by measuring {u}.",
+    "There is a quieter side to {t}: the steady work of getting {u} right.",
+    "Not every claim about {t} holds up, but the core idea about {u} does.",
+    "A concrete example makes {t} easier to judge than any abstract argument.",
+    "The open question is how {t} will scale as {u} keeps changing.",
+    "What ties it together is a simple rule: treat {u} as part of {t}, not an afterthought.",
+)
+CLOSERS = (
+    "In short, {t} deserves attention, and {u} is where to begin.",
+    "The takeaway is simple: understand {u} and {t} starts to make sense.",
+    "Handled with care, {t} can become a real strength.",
+    "That is why {t} keeps coming back as a topic worth writing about.",
+)
+CRITIQUE = (
+    "The piece on {t} has a clear goal, but the opening takes too long to reach it.",
+    "The argument about {u} needs a concrete example to be convincing.",
+    "Several paragraphs repeat the same point about {t}; tighten them.",
+    "The structure is easy to follow, though the conclusion feels rushed.",
+    "Headings could carry more of the keywords readers search for, such as {u}.",
+    "The tone is friendly, yet some claims about {t} lack a source.",
+    "A stronger title would promise a specific benefit instead of a general theme.",
+    "The summary should state the main finding about {u} in one sentence.",
+)
+TITLES = (
+    "Why {T} Matters More Than You Think",
+    "{T}: A Practical Guide",
+    "The Hidden Side of {T}",
+    "What {T} Teaches Us About {U}",
+    "{T} and {U}, Explained",
+    "A Fresh Look at {T}",
+    "Getting {T} Right",
+    "{T} in Five Honest Lessons",
+)
+THOUGHTS = (
+    "I need more information about {t} before I can answer.",
+    "The question is about {t}, so I should look into {u} first.",
+    "To handle {t} well I will gather the relevant facts about {u}.",
+)
+
+TOOL_THOUGHT = "I will call {n} to find out."
+FINISH_THOUGHT = "I now have what I need about {t}, so I can finish."
+
+
+def _template_regex(template: str) -> re.Pattern[str]:
+    """A regex matching text made from `template`, capturing its topic slots."""
+    parts = re.split(r"(\{\w\})", template)
+    pattern = "".join(
+        r"([^.!?:;\n\"]{1,80}?)" if re.fullmatch(r"\{\w\}", p) else re.escape(p) for p in parts
+    )
+    return re.compile(pattern)
+
+
+_OWN_SENTENCES = tuple(
+    _template_regex(t)
+    for t in (*OPENERS, *BODY, *CLOSERS, *CRITIQUE, *THOUGHTS, TOOL_THOUGHT, FINISH_THOUGHT)
+)
+_OWN_TITLES = tuple(re.compile(f"^{_template_regex(t).pattern}$") for t in TITLES)
+_COMPANION_SET = frozenset(COMPANIONS)
+
+
+def strip_own_text(text: str) -> str:
+    """Replace sentences this model wrote (an upstream offline agent) by their topic slots.
+
+    When one agent reads another's offline text, only the topics it was about count,
+    not the template's words, so the topic does not drift from agent to agent.
+    """
+
+    def slots(match: re.Match[str]) -> str:
+        kept = [g.strip() for g in match.groups() if g and g.strip().lower() not in _COMPANION_SET]
+        return "\n" + "\n".join(kept) + "\n"
+
+    lines = []
+    for line in text.split("\n"):
+        for title in _OWN_TITLES:
+            match = title.match(line.strip())
+            if match:
+                line = slots(match)
+                break
+        lines.append(line)
+    text = "\n".join(lines)
+    for regex in _OWN_SENTENCES:
+        text = regex.sub(slots, text)
+    return text
