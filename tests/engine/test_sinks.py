@@ -123,9 +123,22 @@ def test_event_fd_records_parallel_streaming_of_the_news_desk(tmp_path: Path) ->
         cwd=tmp_path,
     )
     os.close(write_fd)
-    with os.fdopen(read_fd, "rb") as f:
-        lines = f.read().splitlines()
-    stdout, stderr = proc.communicate(timeout=120)
+    received = bytearray()
+
+    def reader() -> None:
+        with os.fdopen(read_fd, "rb") as f:
+            while chunk := f.read(65536):
+                received.extend(chunk)
+
+    thread = threading.Thread(target=reader, daemon=True)
+    thread.start()
+    try:
+        stdout, stderr = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    thread.join(30)
+    assert not thread.is_alive()
+    lines = bytes(received).splitlines()
     assert proc.returncode == 0, stderr.decode()
     # With the event fd set, the engine itself prints nothing to the terminal.
     assert stdout.decode().strip() == "analyses: 8; digests: 1"
