@@ -23,6 +23,7 @@ from engine.offline.phrases import key_phrases
 from engine.offline.prompt import PromptSpec, parse_chat_prompt
 from engine.offline.prose import Prose
 from engine.offline.react import is_react_step, react_step
+from engine.offline.templates import stance_of
 from engine.offline.values import Generator
 
 _TRAJECTORY_KEY = re.compile(r"^(thought|tool_name|tool_args|observation)_\d+$")
@@ -110,7 +111,7 @@ class Composer:
         spec = parse_chat_prompt(system, user)
         attempt = self._next_attempt(_digest("signature", system))
         rng = random.Random(_digest(self.seed, system, user, attempt))
-        prose = Prose(topic_words(spec, user), rng)
+        prose = Prose(topic_words(spec, user), rng, stance_of(spec.instructions))
         if not spec.outputs:
             return prose.paragraphs(2)
         gen = Generator(prose, rng, root={}, attempt=attempt, seed=self.seed)

@@ -17,10 +17,13 @@ from engine.offline.templates import (
     BODY,
     CLOSERS,
     COMPANIONS,
+    CON,
     CRITIQUE,
     FALLBACK_TOPICS,
     FINISH_THOUGHT,
+    LINES,
     OPENERS,
+    PRO,
     THOUGHTS,
     TITLES,
     TOOL_THOUGHT,
@@ -52,6 +55,8 @@ LONG_NAMES = (
     "answer",
     "response",
 )
+PARAGRAPH_NAMES = ("paragraph",)
+LINE_NAMES = ("point", "one line", "one sentence", "claim", "thesis", "highlight", "takeaway")
 REASON_NAMES = ("reasoning", "thought", "rationale", "explanation")
 
 
@@ -77,11 +82,13 @@ def kind_of(name: str) -> str:
         ("url", URL_NAMES),
         ("email", EMAIL_NAMES),
         ("place", PLACE_NAMES),
+        ("long", PARAGRAPH_NAMES),
         ("reason", REASON_NAMES),
         ("title", TITLE_NAMES),
         ("summary", SUMMARY_NAMES),
         ("critique", CRITIQUE_NAMES),
         ("long", LONG_NAMES),
+        ("line", LINE_NAMES),
         ("short", SHORT_NAMES),
     ):
         if any(n in lowered for n in names):
@@ -92,9 +99,10 @@ def kind_of(name: str) -> str:
 class Prose:
     """Text generator bound to a topic (salient words) and a random generator."""
 
-    def __init__(self, words: list[str], rng: random.Random) -> None:
+    def __init__(self, words: list[str], rng: random.Random, stance: str | None = None) -> None:
         self.words = list(words) or list(FALLBACK_TOPICS[:1])
         self.rng = rng
+        self.stance = {"pro": PRO, "con": CON}.get(stance or "")
         self._decks: dict[int, list[str]] = {}
 
     def _draw(self, pool: tuple[str, ...]) -> str:
@@ -144,8 +152,16 @@ class Prose:
         return self.rng.choice(names) if names else self.phrase()
 
     def sentences(self, count: int) -> str:
-        body = self._sentences(BODY, count)
-        return " ".join(body)
+        """`count` body sentences; with a stance, about two in three argue it."""
+        out = []
+        for _ in range(count):
+            pool = self.stance if self.stance and self.rng.random() < 0.65 else BODY
+            out.append(self._fill(self._draw(pool)))
+        return " ".join(out)
+
+    def line(self) -> str:
+        """One sentence: a point, a claim, a highlight."""
+        return self._fill(self._draw(self.stance or LINES))
 
     def summary(self) -> str:
         return " ".join([self._fill(self._draw(OPENERS)), self.sentences(self.rng.randint(1, 2))])
@@ -167,7 +183,8 @@ class Prose:
         for _ in range(count - 2):
             paras.append(self.sentences(self.rng.randint(2, 3)))
         if count >= 2:
-            paras.append(" ".join([self.sentences(1), self._fill(self._draw(CLOSERS))]))
+            closer = self._draw(self.stance or CLOSERS)
+            paras.append(" ".join([self.sentences(1), self._fill(closer)]))
         return "\n\n".join(paras)
 
     def for_field(self, name: str, *, nested: bool = False, hint: str = "") -> str:
@@ -189,6 +206,8 @@ class Prose:
             return self.thought() if nested else f"{self.thought()} {self.sentences(1)}"
         if kind == "summary":
             return self.sentences(1) if nested else self.summary()
+        if kind == "line":
+            return self.line()
         if kind == "critique":
             return self.critique()
         if kind == "long":

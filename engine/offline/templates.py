@@ -77,6 +77,28 @@ THOUGHTS = (
     "To handle {t} well I will gather the relevant facts about {u}.",
 )
 
+PRO = (
+    "The evidence for {t} is stronger than its critics admit.",
+    "{T} delivers real gains, above all in {u}.",
+    "Every careful look at {t} points the same way: it works when {u} is taken seriously.",
+    "Those who have tried {t} rarely want to go back.",
+    "The benefits of {t} compound over time, especially for {u}.",
+    "Far from a fad, {t} answers a real need around {u}.",
+)
+CON = (
+    "The case for {t} falls apart once {u} is counted honestly.",
+    "{T} promises more than it delivers, and {u} pays the price.",
+    "The hidden costs of {t} show up later, usually in {u}.",
+    "Enthusiasm for {t} rests on anecdotes rather than on evidence about {u}.",
+    "Before embracing {t}, ask who carries the burden of {u}.",
+    "Too often {t} is sold as a cure when {u} is the real problem.",
+)
+LINES = (
+    "{T} works best when {u} comes first.",
+    "The heart of {t} is {u}.",
+    "Get {u} right and {t} follows.",
+    "{T} is about {u} more than anything else.",
+)
 TOOL_THOUGHT = "I will call {n} to find out."
 FINISH_THOUGHT = "I now have what I need about {t}, so I can finish."
 
@@ -92,7 +114,18 @@ def _template_regex(template: str) -> re.Pattern[str]:
 
 _OWN_SENTENCES = tuple(
     _template_regex(t)
-    for t in (*OPENERS, *BODY, *CLOSERS, *CRITIQUE, *THOUGHTS, TOOL_THOUGHT, FINISH_THOUGHT)
+    for t in (
+        *OPENERS,
+        *BODY,
+        *CLOSERS,
+        *CRITIQUE,
+        *THOUGHTS,
+        *PRO,
+        *CON,
+        *LINES,
+        TOOL_THOUGHT,
+        FINISH_THOUGHT,
+    )
 )
 _OWN_TITLES = tuple(re.compile(f"^{_template_regex(t).pattern}$") for t in TITLES)
 _COMPANION_SET = frozenset(COMPANIONS)
@@ -121,3 +154,22 @@ def strip_own_text(text: str) -> str:
     for regex in _OWN_SENTENCES:
         text = regex.sub(slots, text)
     return text
+
+
+_CON_RE = re.compile(
+    r"\bargues? against\b|\bagainst the\b|\boppos(?:e|es|ing)\b|\bcontra\b|\bsc?kepti|\bharsh\b",
+    re.IGNORECASE,
+)
+_PRO_RE = re.compile(
+    r"\bargues? for\b|\bin favou?r of\b|\bsupports?\b|\badvocat|\bchampion|\bpersuade[sd]? for\b",
+    re.IGNORECASE,
+)
+
+
+def stance_of(instructions: str) -> str | None:
+    """ "pro", "con" or None, from the task's own instructions (before ReAct's tool list)."""
+    own = instructions.split("You are an Agent.", 1)[0]
+    con, pro = bool(_CON_RE.search(own)), bool(_PRO_RE.search(own))
+    if con == pro:
+        return None
+    return "con" if con else "pro"

@@ -139,3 +139,25 @@ def test_other_numbers_vary_with_input_and_seed():
             with dspy.context(lm=make_offline_lm(seed=seed), adapter=dspy.ChatAdapter()):
                 values.add(dspy.Predict(Count)(question=question).estimate)
     assert len(values) >= 5
+
+
+def test_stance_follows_the_task_instructions():
+    from engine.offline.templates import CON, PRO, stance_of
+
+    assert stance_of("Argues FOR the motion, persuasively.") == "pro"
+    assert stance_of("Argues AGAINST the motion, persuasively.") == "con"
+    assert stance_of("An impartial judge who weighs both arguments.") is None
+
+    def argue(instructions: str) -> str:
+        sig = dspy.Signature("motion -> argument", instructions)
+        with dspy.context(lm=make_offline_lm(seed=1), adapter=dspy.ChatAdapter()):
+            return dspy.Predict(sig)(motion="Remote work makes teams more productive").argument
+
+    def uses(pool: tuple[str, ...], text: str) -> bool:
+        starts = [t.split("{")[0].strip() for t in pool]
+        return any(s and s in text for s in starts)
+
+    pro, con = argue("Argues FOR the motion."), argue("Argues AGAINST the motion.")
+    assert uses(PRO, pro) and not uses(CON, pro)
+    assert uses(CON, con) and not uses(PRO, con)
+    assert "remote work" in pro.lower() and "remote work" in con.lower()
