@@ -2,8 +2,23 @@
 
     from engine import Flock, flock_type, flock_tool
 
-Importing this package loads neither textual nor aiohttp (nor dspy: the DSPy engine is
-imported on the first agent run).
+    flock = Flock()                       # model: argument, else DEFAULT_MODEL, else offline
+    (flock.agent("writer").description("Writes posts.")
+        .consumes(Idea)                   # several consumes() = OR
+        .consumes(Review, where=lambda r: r.score <= 8)
+        .publishes(Blog)
+        .with_tools([write_html])         # tools go through dspy.ReAct
+        .max_concurrency(2)               # default 2 runs of this agent at once
+        .max_iterations(5))               # circuit breaker per correlation id (default 5)
+    flock.agent("judge").consumes(Pro, Con).publishes(Verdict)   # AND gate
+    flock.agent("editor").consumes(Analysis, batch=8).publishes(Digest)
+    await flock.publish(Idea(topic="cats"))
+    await flock.run_until_idle()
+    blogs = await flock.store.get_by_type(Blog)
+
+Events (engine.events) go to sinks: `flock.add_sink(sink)`; with FLOCK_TUI_EVENT_FD a
+JSON-lines sink on that fd, otherwise a console sink. Importing this package loads
+neither textual nor aiohttp (nor dspy: the DSPy engine loads on the first agent run).
 """
 
 from engine.agent import Agent, AgentBuilder, AgentEngine, Subscription

@@ -403,3 +403,25 @@ def test_a_flock_survives_several_asyncio_runs(sink) -> None:
     asyncio.run(once())
     asyncio.run(once())
     assert len(events(sink, "agent_completed")) == 6
+
+
+async def test_from_agents_filters_by_producer(flock) -> None:
+    flock.agent("maker").consumes(Ping).publishes(Pong).with_engine(echo(Pong))
+    picky = FakeEngine(lambda r: [])
+    flock.agent("picky").consumes(Pong, from_agents=["maker"]).publishes(Joined).with_engine(picky)
+    await flock.publish(Pong(n=100))  # external: ignored by picky
+    await flock.publish(Ping(n=1))
+    await idle(flock)
+    assert [c.inputs[0].produced_by for c in picky.calls] == ["maker"]
+
+
+def test_builder_rejects_bad_arguments(flock) -> None:
+    builder = flock.agent("x")
+    with pytest.raises(TypeError, match="pydantic model classes, got 'Ping'"):
+        builder.consumes("Ping")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="at least one"):
+        builder.consumes()
+    with pytest.raises(ValueError, match="max_concurrency"):
+        builder.max_concurrency(0)
+    with pytest.raises(ValueError, match="already exists"):
+        flock.agent("x")
