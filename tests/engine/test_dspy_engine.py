@@ -210,3 +210,22 @@ def test_model_selection_offline_per_agent_and_provider_shared() -> None:
     provider = DSPyEngine("openai/gpt-4.1")
     assert provider.lm_for(a) is provider.lm_for(b)
     assert provider.lm_for(a).model == "openai/gpt-4.1"
+
+
+async def test_concurrent_runs_of_one_agent_keep_their_streams_apart(flock, sink, monkeypatch):
+    monkeypatch.setenv("FLOCK_OFFLINE_TPS", "400")
+    flock.agent("w").consumes(Topic).publishes(Essay).max_concurrency(4)
+    for topic in ("owls", "rivers", "trains", "bread"):
+        await flock.publish(Topic(topic=topic))
+    await idle(flock)
+    text: dict[tuple[str, str], str] = {}
+    order = []
+    for e in events(sink, "streaming_output"):
+        text[(e.run_id, e.field)] = text.get((e.run_id, e.field), "") + e.content
+        order.append(e.run_id)
+    published = [e for e in events(sink, "message_published") if e.run_id]
+    assert len(published) == 4
+    for p in published:
+        for field in ("title", "body"):
+            assert " ".join(text[(p.run_id, field)].split()) == " ".join(p.payload[field].split())
+    assert sum(a != b for a, b in zip(order, order[1:], strict=False)) > 10
