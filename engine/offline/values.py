@@ -136,19 +136,18 @@ class Generator:
         return text
 
     def _bounds(self, schema: dict[str, Any], integer: bool) -> tuple[float, float]:
-        step = 1 if integer else 0.01
-        lo: float | None = None
-        hi: float | None = None
-        if "minimum" in schema:
-            lo = schema["minimum"]
+        """The inclusive range to pick from (exclusive float bounds are kept as they are;
+        values are then taken strictly inside and checked with `_within`)."""
+        lo: float | None = schema.get("minimum")
+        hi: float | None = schema.get("maximum")
         if "exclusiveMinimum" in schema:
             ex = schema["exclusiveMinimum"]
-            lo = max(lo if lo is not None else -math.inf, ex + step)
-        if "maximum" in schema:
-            hi = schema["maximum"]
+            ex = math.floor(ex) + 1 if integer else ex
+            lo = ex if lo is None else max(lo, ex)
         if "exclusiveMaximum" in schema:
             ex = schema["exclusiveMaximum"]
-            hi = min(hi if hi is not None else math.inf, ex - step)
+            ex = math.ceil(ex) - 1 if integer else ex
+            hi = ex if hi is None else min(hi, ex)
         if integer:
             lo = math.ceil(lo) if lo is not None else None
             hi = math.floor(hi) if hi is not None else None
