@@ -155,21 +155,45 @@ async def test_output_failing_validation_is_an_agent_error(flock, sink) -> None:
 
 
 async def test_lm_error_is_an_agent_error(flock, sink) -> None:
-    class FailingLM:
-        def lm_for(self, agent):  # noqa: ANN001
-            raise ConnectionError("provider unreachable")
+    """A provider that fails mid-stream, through DSPy's real LM path."""
+    import dspy
+    from dspy.lm15 import StreamDeltaEvent, StreamStartEvent, TextDelta
 
     from engine.dspy_engine import DSPyEngine
 
-    engine = DSPyEngine()
-    engine.lm_for = FailingLM().lm_for  # type: ignore[method-assign]
-    flock.agent("offline_agent").consumes(Topic).publishes(Essay).with_engine(engine)
+    class DyingEngine:
+        def complete(self, request):
+            raise ConnectionError("provider unreachable")
+
+        def stream(self, request):
+            raise ConnectionError("provider unreachable")
+
+    class AsyncDyingEngine:
+        async def complete(self, request):
+            raise ConnectionError("provider unreachable")
+
+        async def stream(self, request):
+            yield StreamStartEvent(id="x", model="dying/model")
+            yield StreamDeltaEvent(TextDelta("[[ ## title ## ]]\n"))
+            yield StreamDeltaEvent(TextDelta("Half "))
+            raise ConnectionError("provider unreachable")
+
+    class DyingDSPyEngine(DSPyEngine):
+        def lm_for(self, agent):  # noqa: ANN001
+            return dspy.LM(
+                "dying/model", engine=DyingEngine(), async_engine=AsyncDyingEngine(), cache=False
+            )
+
+    flock.agent("doomed").consumes(Topic).publishes(Essay).with_engine(DyingDSPyEngine())
     flock.agent("fine").consumes(Topic).publishes(Essay)
     await flock.publish(Topic(topic="storms"))
     await idle(flock)
     (error,) = events(sink, "agent_error")
-    assert (error.error_type, error.error_message) == ("ConnectionError", "provider unreachable")
-    assert len(await flock.store.get_by_type(Essay)) == 1
+    assert error.agent_name == "doomed" and error.run_id
+    assert "provider unreachable" in error.error_message and "\n" not in error.error_message
+    essays = await flock.store.get_artifacts_by_type(Essay)
+    assert [a.produced_by for a in essays] == ["fine"]
+    assert [c.agent_name for c in events(sink, "agent_completed")] == ["fine"]
 
 
 async def test_blog_loop_ends_by_score(flock, sink) -> None:
