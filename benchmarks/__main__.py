@@ -56,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     p_render.add_argument("--lines", type=int, default=0, help="lines mode: lines per agent")
     p_render.add_argument("--source", choices=("child", "pipe"), default="child")
     p_render.add_argument("--json", dest="json_path")
+    p_render.add_argument("--profile", help="cProfile the measured process into this file")
 
     p_pipe = sub.add_parser("pipe", help="events/s decoded from the child pipe, nothing drawn")
     p_pipe.add_argument("--events", type=int, default=200_000)
@@ -103,7 +104,8 @@ def main(argv: list[str] | None = None) -> int:
             mode="lines" if args.lines else "rate",
             lines=args.lines,
         )
-        stats = run_scenario(scenario, source=args.source)
+        profile = str(Path(args.profile).resolve()) if args.profile else None
+        stats = run_scenario(scenario, source=args.source, profile=profile)
         results = {"render": {scenario.name: stats}}
         _write_json(results, args.json_path)
         stats.pop("timeline", None)

@@ -59,7 +59,15 @@ def run(config: dict[str, Any]) -> dict[str, Any]:
 
 def main() -> int:
     config = json.loads(Path(sys.argv[1]).read_text())
-    stats = run(config)
+    profile_path = config.get("profile")
+    if profile_path:  # cProfile the whole measured process (slows it down: hotspots only)
+        import cProfile
+
+        profiler = cProfile.Profile()
+        stats = profiler.runcall(run, config)
+        profiler.dump_stats(profile_path)
+    else:
+        stats = run(config)
     Path(config["stats_path"]).write_text(json.dumps(stats))
     return 1 if "error" in stats else 0
 

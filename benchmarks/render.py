@@ -52,7 +52,12 @@ class Scenario:
 
 
 def run_scenario(
-    scenario: Scenario, *, source: str = "child", cols: int = 200, rows: int = 50
+    scenario: Scenario,
+    *,
+    source: str = "child",
+    cols: int = 200,
+    rows: int = 50,
+    profile: str | None = None,
 ) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="flock-bench-") as tmp:
         stats_path = Path(tmp) / "stats.json"
@@ -65,6 +70,7 @@ def run_scenario(
             "warmup": scenario.warmup,
             "source": source,
             "stats_path": str(stats_path),
+            "profile": profile,
         }
         config_path.write_text(json.dumps(config))
         result = run_in_pty(
