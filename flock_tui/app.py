@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import ClassVar
 
 from textual.app import App, ComposeResult
@@ -34,7 +35,7 @@ STOP_TIMEOUT = 8.0
 class FlockApp(App[int]):
     """Watch every agent of a run stream at once."""
 
-    CSS_PATH = "app.tcss"
+    CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses live elsewhere
     TITLE = "flock-tui"
     ENABLE_COMMAND_PALETTE = False
 
@@ -201,12 +202,13 @@ class FlockApp(App[int]):
             clock = state.clock
             grid = self.grid
             visible = grid.visible_panes()
+            final = changes.ended
             for name in changes.agents:
-                pane = self.panes[name]
-                pane.sync(clock)
-            for pane in visible:  # the clock moved: refresh elapsed and tok/s
-                if pane.agent.active and pane.agent_name not in changes.agents:
-                    pane.update_titles(clock)
+                self.panes[name].sync(clock, force=final)
+            for pane in grid.panes if final else visible:
+                # the clock moved: refresh elapsed and tok/s (throttled while streaming)
+                if final or (pane.agent.active and pane.agent_name not in changes.agents):
+                    pane.update_titles(clock, force=final)
             if changes.feed:
                 self.feed.add_entries(changes.feed)
             if changes.console or changes.warnings:
@@ -253,7 +255,7 @@ class FlockApp(App[int]):
         clock = self.state.clock
         for pane in self.grid.visible_panes():
             if pane.agent.active:
-                pane.update_titles(clock)
+                pane.update_titles(clock, force=True)
         self.status_bar.show(self.state)
 
     # ----------------------------------------------------------------- focus

@@ -63,7 +63,14 @@ def _wrap_cells(text: str, width: int) -> list[str]:
 
 
 class Block:
-    """A run of visual lines in a document."""
+    """A run of visual lines in a document.
+
+    `changed_from` is the first visual line (within the block) changed since the last
+    reflow, or None; `start` is where the block began at the last reflow.
+    """
+
+    changed_from: int | None = 0
+    start: int = -1
 
     def line_count(self, width: int) -> int:
         raise NotImplementedError
@@ -78,9 +85,9 @@ class Block:
 class TextBlock(Block):
     """Plain text in one style, wrapped at the document width, growing at its end."""
 
-    __slots__ = ("style", "prefix", "_visual", "_starts", "_width")
-
     def __init__(self, text: str = "", style: Style | None = None, prefix: str = "") -> None:
+        self.changed_from: int | None = 0
+        self.start = -1
         self.style = style or Style()
         self.prefix = prefix
         self._visual: list[str] = [""]
@@ -117,6 +124,9 @@ class TextBlock(Block):
         visual = self._visual
         starts = self._starts
         # Continue the last logical line: re-wrap only its last visual line.
+        changed = len(visual) - 1
+        if self.changed_from is None or changed < self.changed_from:
+            self.changed_from = changed
         tail = visual.pop() + pieces[0]
         first_start = starts.pop()
         wrapped = wrap(tail, width) if len(tail) > width or not tail.isascii() else [tail]
@@ -130,6 +140,7 @@ class TextBlock(Block):
             starts.extend(b"\x00" * (len(wrapped) - 1))
 
     def set_text(self, text: str) -> None:
+        self.changed_from = 0
         self._visual = [""]
         self._starts = bytearray(b"\x01")
         self.append(text)
@@ -138,6 +149,7 @@ class TextBlock(Block):
         """Drop up to `count` visual lines from the top (keeping at least one)."""
         count = min(count, len(self._visual) - 1)
         if count > 0:
+            self.changed_from = 0
             del self._visual[:count]
             del self._starts[:count]
             self._starts[0] = 1
@@ -146,6 +158,7 @@ class TextBlock(Block):
     # -- layout
     def _rewrap(self, width: int) -> None:
         logical = self.lines
+        self.changed_from = 0
         self._width = width
         self._visual = []
         self._starts = bytearray()
@@ -166,6 +179,8 @@ class TextBlock(Block):
         if self.prefix:
             prefix = self.prefix if self._starts[index] else " " * len(self.prefix)
             line = prefix + line
+        if line.isascii():
+            return Strip([Segment(line[:width].ljust(width), base + self.style)], width)
         return Strip([Segment(line, base + self.style)]).crop_extend(0, width, base)
 
 
@@ -173,6 +188,8 @@ class RenderedBlock(Block):
     """Lines produced by a render function (e.g. a Rich table), cached per width."""
 
     def __init__(self, render: Callable[[int], list[Strip]], plain: str = "") -> None:
+        self.changed_from: int | None = 0
+        self.start = -1
         self._render = render
         self._plain = plain
         self._width = -1
@@ -185,6 +202,7 @@ class RenderedBlock(Block):
         if width != self._width:
             self._strips = self._render(width)
             self._width = width
+            self.changed_from = 0
         return len(self._strips)
 
     def strip(self, index: int, width: int, base: Style) -> Strip:
@@ -216,6 +234,8 @@ class Document:
         self._starts: list[int] = []
         self._blocks: list[Block] = []
         self.height = 0
+        self.dirty_from: int | None = 0
+        """First visual line that changed or moved at the last reflow (None: none)."""
 
     def group(self, key: str) -> Group:
         group = self._by_key.get(key)
@@ -229,24 +249,40 @@ class Document:
         return key in self._by_key
 
     def reflow(self, width: int) -> int:
-        """Recount lines at `width` (cheap unless the width changed); returns the height."""
+        """Recount lines at `width` (cheap unless the width changed); returns the height.
+
+        Also sets `dirty_from`, the first line whose content changed or moved.
+        """
         starts: list[int] = []
         blocks: list[Block] = []
         total = 0
+        dirty: int | None = None
         for group in self.groups:
             for block in group.blocks:
                 count = block.line_count(width)
+                if dirty is None:
+                    if block.start != total:
+                        dirty = total
+                    elif block.changed_from is not None:
+                        dirty = total + block.changed_from
+                block.start = total
+                block.changed_from = None
                 if count:
                     starts.append(total)
                     blocks.append(block)
                     total += count
         if total > self.max_lines:
-            total = self._trim(total - self.max_lines, width)
-            return self.reflow(width)
+            self._trim(total - self.max_lines, width)
+            self.reflow(width)
+            self.dirty_from = 0
+            return self.height
+        if dirty is None and total != self.height:
+            dirty = min(total, self.height)
         self._starts, self._blocks, self.height = starts, blocks, total
+        self.dirty_from = dirty
         return total
 
-    def _trim(self, excess: int, width: int) -> int:
+    def _trim(self, excess: int, width: int) -> None:
         """Forget the oldest lines: whole blocks first, then the head of a text block."""
         while excess > 0 and self.groups:
             group = self.groups[0]
@@ -271,7 +307,6 @@ class Document:
                 dropped = block.trim_head(excess)
                 self.trimmed += dropped
                 excess -= dropped
-        return excess
 
     def strip(self, y: int, width: int, base: Style) -> Strip:
         if y < 0 or y >= self.height:

@@ -1,11 +1,18 @@
-"""LineView: a Line-API scroll view over a Document, with follow-tail."""
+"""LineView: a Line-API scroll view over a Document, with follow-tail.
+
+Only visible lines are ever turned into Strips, and each is cached until the document
+reports that line changed or moved, so a frame in which one line of a pane grew redraws
+one line, not the pane.
+"""
 
 from __future__ import annotations
 
+from rich.style import Style
 from textual.geometry import Size
 from textual.reactive import var
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
+from textual.widget import Widget
 
 from flock_tui.widgets.document import Document
 
@@ -16,7 +23,7 @@ class LineView(ScrollView, can_focus=True):
     DEFAULT_CSS = """
     LineView {
         overflow-x: hidden;
-        overflow-y: auto;
+        overflow-y: scroll;
     }
     """
 
@@ -35,27 +42,57 @@ class LineView(ScrollView, can_focus=True):
         self.document = Document(max_lines=max_lines)
         self._laid_out_width = -1
         self._following_scroll = False
+        self._strips: dict[int, Strip] = {}
+        self._base_style: Style | None = None
 
     # -- content
-    def content_width(self) -> int:
-        return max(1, self.scrollable_content_region.width)
-
-    def update_layout(self) -> None:
+    def update_layout(self) -> bool:
         """Re-count lines after the document changed, then scroll to the tail if following.
 
-        Call once per batch; the widget repaints in the next frame.
+        Call once per batch; only lines that changed are repainted. Returns True when the
+        whole view is repainted (it scrolled or an earlier line moved).
         """
         width = self.scrollable_content_region.width
         if width <= 0 or not self.display:
             self._laid_out_width = -1  # laid out when it is shown (on_resize)
-            return
-        height = self.document.reflow(width)
+            return False
+        document = self.document
+        old_height = self.virtual_size.height
+        if width != self._laid_out_width:
+            self._strips.clear()
+        height = document.reflow(width)
         self._laid_out_width = width
-        if self.virtual_size.height != height or self.virtual_size.width != width:
-            self.virtual_size = Size(width, height)
+        dirty = document.dirty_from
+        if dirty is not None and self._strips:
+            if dirty == 0:
+                self._strips.clear()
+            else:
+                for y in [y for y in self._strips if y >= dirty]:
+                    del self._strips[y]
+        if old_height != height or self.virtual_size.width != width:
+            size = Size(width, height)
+            if self.styles.overflow_y == "scroll":
+                # The scrollbar is always there, so the content size cannot change the
+                # layout: skip the screen-wide layout pass that `virtual_size = ` costs.
+                self.set_reactive(Widget.virtual_size, size)
+                self._scroll_update(size)
+            else:
+                self.virtual_size = size
+        scroll_y = int(self.scroll_offset.y)
         if self.follow and height > self.scrollable_content_region.height:
-            self.scroll_to_tail()
-        self.refresh()
+            if self.max_scroll_y != scroll_y:
+                self.scroll_to_tail()
+                self.refresh()
+                return True
+        if dirty is None:
+            return False
+        view_height = self.scrollable_content_region.height
+        if dirty < scroll_y:
+            self.refresh()
+            return True
+        if dirty < scroll_y + view_height:
+            self.refresh_lines(dirty - scroll_y, scroll_y + view_height - dirty)
+        return False
 
     def scroll_to_tail(self) -> None:
         """Jump to the newest line now (the layout is already up to date)."""
@@ -67,6 +104,12 @@ class LineView(ScrollView, can_focus=True):
 
     def on_resize(self) -> None:
         self.update_layout()
+        self.refresh()
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._base_style = None
+        self._strips.clear()
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         super().watch_scroll_y(old_value, new_value)
@@ -78,8 +121,18 @@ class LineView(ScrollView, can_focus=True):
         if width != self._laid_out_width:
             self.document.reflow(width)
             self._laid_out_width = width
-        scroll_y = int(self.scroll_offset.y)
-        return self.document.strip(scroll_y + y, width, self.rich_style)
+            self._strips.clear()
+        line = int(self.scroll_offset.y) + y
+        strip = self._strips.get(line)
+        if strip is None:
+            base = self._base_style
+            if base is None:
+                base = self._base_style = self.rich_style
+            strip = self.document.strip(line, width, base)
+            if len(self._strips) > 512:
+                self._strips.clear()
+            self._strips[line] = strip
+        return strip
 
     def plain_lines(self) -> list[str]:
         return self.document.plain_lines()

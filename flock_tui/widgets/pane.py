@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -25,6 +26,7 @@ STATUS = Style(color="bright_black", italic=True)
 ERROR = Style(color="bright_red", bold=True)
 ERROR_DETAIL = Style(color="red")
 TABLE_VALUE_LIMIT = 1_000
+SUBTITLE_INTERVAL = 1.0
 
 
 @dataclass(slots=True)
@@ -78,9 +80,10 @@ class AgentPane(LineView):
         self._seen_version = -1
         self._title_key: tuple[Any, ...] = ()
         self._subtitle_key: tuple[Any, ...] = ()
+        self._subtitle_at = 0.0
 
     # ------------------------------------------------------------ sync from state
-    def sync(self, clock: datetime | None) -> None:
+    def sync(self, clock: datetime | None, *, force: bool = False) -> None:
         """Bring the transcript and the title up to date with the agent model."""
         agent = self.agent
         if agent.version != self._seen_version:
@@ -91,8 +94,9 @@ class AgentPane(LineView):
                     view = self._new_run_view(run)
                 if view.version != run.version:
                     self._sync_run(run, view)
-            self.update_layout()
-        self.update_titles(clock)
+            # The stats ride along when the pane is repainted anyway (it scrolled).
+            force = self.update_layout() or force
+        self.update_titles(clock, force=force)
 
     def _new_run_view(self, run: RunModel) -> _RunView:
         gap = "\n" if self.document.groups else ""  # a blank line between runs
@@ -148,10 +152,21 @@ class AgentPane(LineView):
         return render
 
     # ------------------------------------------------------------------ titles
-    def update_titles(self, clock: datetime | None) -> None:
+    def update_titles(self, clock: datetime | None, *, force: bool = False) -> None:
+        """Refresh the border title (badge) and subtitle (elapsed, tokens, tok/s).
+
+        Setting a border title repaints the whole pane, so while a run streams the
+        subtitle is updated when the pane repaints anyway (`force`) or at most every
+        SUBTITLE_INTERVAL seconds.
+        """
         agent = self.agent
         badge = agent.badge
         title_key = (agent.name, agent.model, badge, agent.iterations)
+        now = time.monotonic()
+        if not force and title_key == self._title_key:
+            if now - self._subtitle_at < SUBTITLE_INTERVAL:
+                return
+        self._subtitle_at = now
         if title_key != self._title_key:
             self._title_key = title_key
             title = Text()
