@@ -74,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
 
     p_report = sub.add_parser("report", help="print the table of a saved --json run")
     p_report.add_argument("path")
+    p_report.add_argument("--markdown", action="store_true", help="headings for the docs")
 
     args = parser.parse_args(argv)
     command = args.command or "all"
@@ -128,7 +129,8 @@ def main(argv: list[str] | None = None) -> int:
         _print(measure_startup(args.runs, args.script))
         return 0
     if command == "report":
-        print(report.format_results(json.loads(Path(args.path).read_text())))
+        saved = json.loads(Path(args.path).read_text())
+        print(report.format_results(saved, markdown=args.markdown))
         return 0
     parser.error(f"unknown command {command}")
     return 2

@@ -190,13 +190,15 @@ RENDER_HEADERS = [
 ]  # fmt: skip
 
 
-def format_results(results: dict[str, Any]) -> str:
+def format_results(results: dict[str, Any], markdown: bool = False) -> str:
     meta = results.get("meta", {})
+    h = "### " if markdown else ""
     out = [
-        f"flock-tui benchmarks ({meta.get('mode')} mode) {meta.get('started_utc', '')} UTC, "
+        f"{h}flock-tui benchmarks ({meta.get('mode')} mode) {meta.get('started_utc', '')} UTC, "
         f"commit {meta.get('commit', '?')}, {meta.get('cpus')} CPUs, load {meta.get('load_average')}",
         "",
-        "Rendering in a 200x50 pty (CPU = share of one core of the renderer process)",
+        f"{h}Rendering in a 200x50 pty (CPU = share of one core of the renderer process)",
+        "",
         _table(RENDER_HEADERS, render_rows(results)),
     ]
     pipe = results.get("pipe") or {}
@@ -208,11 +210,12 @@ def format_results(results: dict[str, Any]) -> str:
         ["  ... plus one never-reading client", f"p95 {_fmt(get(fan, 'readers_latency_with_stuck.p95_ms'))} ms; server RSS +{_fmt(fan.get('stuck_client_cost_mib'), 2)} MiB ({_fmt(fan.get('server_rss_phase1_mb'))} -> {_fmt(fan.get('server_rss_phase2_mb'))} MB)"],
         ["start-up to first frame", f"median {_fmt(start.get('median_s'), 3)} s (min {_fmt(start.get('min_s'), 3)}, max {_fmt(start.get('max_s'), 3)}, {start.get('runs', '-')} runs)"],
     ]  # fmt: skip
-    out += ["", _table(["figure", "value"], other)]
+    out += ["", f"{h}Channel, bridge, start-up", "", _table(["figure", "value"], other)]
     r = results.get("ratios", {})
     out += [
         "",
-        "CPU per token, baseline / ours (x times lower):",
+        f"{h}CPU per token, baseline / ours (x times lower)",
+        "",
         f"  (a) Rich Live per token vs ours 16x50: {_fmt(r.get('cpu_per_token_vs_live'), 2)}x; "
         f"same rate (1x50): {_fmt(r.get('cpu_per_token_vs_live_same_rate'), 2)}x; "
         f"(a') Live at 4 Hz vs ours 16x50: {_fmt(r.get('cpu_per_token_vs_live4'), 2)}x; "
@@ -222,7 +225,15 @@ def format_results(results: dict[str, Any]) -> str:
         [t["name"], t["target"], f"{_fmt(t['value'], 2)} {t['unit']}".strip(), _fmt(t["ok"])]
         for t in results.get("targets", [])
     ]
-    out += ["", "Targets (issue 5)", _table(["target", "wanted", "measured", "met"], rows)]
+    series = []
+    for name in ("ours_16x50", "ours_32x50", "ours_64x50"):
+        points = backlog_series(results.get("render", {}).get(name, {}))
+        if points:
+            series.append([name, "  ".join(f"{t:g}s:{b}" for t, b in points)])
+    if series:
+        out += ["", f"{h}Backlog over time (events received, not yet applied)", ""]
+        out += [_table(["scenario", "t:backlog"], series)]
+    out += ["", f"{h}Targets (issue 5)", "", _table(["target", "wanted", "measured", "met"], rows)]
     problems = errors(results)
     if problems:
         out += ["", "Errors:"] + [f"  {p.splitlines()[-1] if p else p}" for p in problems]
