@@ -104,11 +104,14 @@ async def test_never_reading_client_is_bounded_and_does_not_hold_back_others():
         agents = ("a", "b", "c", "d")
         expected: dict[str, list[str]] = {name: [] for name in agents}
         max_queue_items = max_queue_bytes = max_buffer = 0
-        for i in range(40_000):
+        # Long run ids make big frames that fill the kernel's socket buffers quickly,
+        # while the streamed text itself stays small.
+        run_id = "run-" + "x" * 1000
+        for i in range(12_000):
             name = agents[i % len(agents)]
             content = f"{i:05d}:tok "
             expected[name].append(content)
-            bridge.publish(token(factory, name, content))
+            bridge.publish(token(factory, name, content, run_id=run_id))
             max_queue_items = max(max_queue_items, slow.queue.pending_items)
             max_queue_bytes = max(max_queue_bytes, slow.queue.pending_bytes)
             transport = slow.request.transport

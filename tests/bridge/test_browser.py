@@ -1,0 +1,192 @@
+"""The dashboard in a real browser: Debian's chromium driven by playwright (never
+`playwright install`). Skipped only when chromium is absent and CI is not set."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from engine.events import AgentError, AgentRegistered, EventFactory, MessagePublished
+from flock_tui.bridge import Bridge
+
+from .conftest import run_events, token
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+WAIT = 30.0
+
+if not Path(CHROMIUM).exists() and not os.environ.get("CI"):
+    pytest.skip("chromium is not installed (required when CI is set)", allow_module_level=True)
+
+
+@pytest.fixture
+async def page() -> AsyncIterator:
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        context = await browser.new_context()
+        page = await context.new_page()
+        page.problems = []  # console errors (a CSP violation would show here)
+        page.on("console", lambda m: m.type == "error" and page.problems.append(m.text))
+        page.on("pageerror", lambda e: page.problems.append(str(e)))
+        try:
+            yield page
+        finally:
+            await browser.close()
+
+
+STREAM_LENGTHS = """() => Object.fromEntries(Array.from(document.querySelectorAll('.card')).map(
+    c => [c.dataset.agent, c.querySelector('.fields').textContent.length]))"""
+
+
+async def test_dashboard_shows_agents_streaming_at_once_then_artifacts(page, tmp_path: Path):
+    env = dict(os.environ, FLOCK_OFFLINE_TPS="30", PYTHONPATH=str(ROOT))
+    for key in (
+        "FLOCK_TUI_EVENT_FD",
+        "FLOCK_TUI_CONTROL_FD",
+        "FLOCK_TUI_BRIDGE_URL",
+        "DEFAULT_MODEL",
+    ):
+        env.pop(key, None)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(ROOT / "examples" / "05_dashboard.py"),
+        "--port",
+        "0",
+        "--linger",
+        "2",
+        cwd=tmp_path,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        url = None
+        async with asyncio.timeout(WAIT):
+            while url is None:
+                line = (await proc.stdout.readline()).decode()
+                assert line, "the example ended before printing its URL"
+                if line.startswith("flock dashboard: "):
+                    url = line.split(": ", 1)[1].strip()
+        drain = asyncio.create_task(proc.stdout.read())
+        await page.goto(url)
+        # Sample the streamed text of every card: at least two agents must grow
+        # between the same two samples, i.e. stream at the same time.
+        previous: dict[str, int] = {}
+        concurrent: set[str] = set()
+        async with asyncio.timeout(WAIT):
+            while len(concurrent) < 2:
+                lengths = await page.evaluate(STREAM_LENGTHS)
+                grew = {a for a, n in lengths.items() if n > previous.get(a, 0) > 0}
+                if len(grew) >= 2:
+                    concurrent = grew
+                previous = lengths
+                await asyncio.sleep(0.15)
+        assert concurrent <= {"historian", "engineer", "skeptic", "editor"}
+        report = await page.wait_for_selector('.artifact[data-type="Report"]', timeout=WAIT * 1000)
+        assert "verdict" in await report.text_content()
+        assert await page.locator('.artifact[data-type="Finding"]').count() == 3
+        badges = await page.eval_on_selector_all(".badge", "els => els.map(e => e.textContent)")
+        assert badges == ["done"] * 4
+        # The example ends after lingering: the page learns the run ended.
+        await page.wait_for_selector('#conn[data-state="ended"]', timeout=WAIT * 1000)
+        assert await asyncio.wait_for(proc.wait(), WAIT) == 0
+        await drain
+        assert page.problems == []
+    finally:
+        if proc.returncode is None:
+            proc.send_signal(signal.SIGINT)
+            try:
+                await asyncio.wait_for(proc.wait(), 5)
+            except TimeoutError:
+                proc.kill()
+                await proc.wait()
+
+
+SCRIPT = "<script>window.__pwned=1</script>"
+IMG = '<img src=x onerror="window.__pwned=1">'
+
+
+async def test_llm_text_never_runs_as_html(page):
+    factory = EventFactory()
+    bridge = Bridge(port=0)
+    url = await bridge.start()
+    try:
+        bridge.publish(factory.make(AgentRegistered(name=f"evil{IMG}", description=SCRIPT)))
+        bridge.publish(token(factory, f"evil{IMG}", SCRIPT, field="text"))
+        bridge.publish(token(factory, f"evil{IMG}", IMG, field=f"f{IMG}"))
+        bridge.publish(
+            factory.make(
+                MessagePublished(
+                    artifact_id="x",
+                    artifact_type=f"T{IMG}",
+                    produced_by=SCRIPT,
+                    payload={"html": IMG},
+                )
+            )
+        )
+        bridge.publish(
+            factory.make(AgentError(agent_name=f"evil{IMG}", error_type=SCRIPT, error_message=IMG))
+        )
+        await page.goto(url)
+        await page.wait_for_selector(".error-text:not(:empty)", timeout=WAIT * 1000)
+        text = await page.text_content("#agents")
+        assert SCRIPT in text and IMG in text  # shown literally
+        assert await page.evaluate("typeof window.__pwned") == "undefined"
+        assert await page.locator("img").count() == 0
+        assert await page.locator("main script").count() == 0
+        feed = await page.text_content("#artifacts")
+        assert IMG in feed and SCRIPT in feed
+        assert page.problems == []
+    finally:
+        await bridge.close("test over")
+
+
+async def test_page_reconnects_and_resumes_without_gap_or_duplicate(page):
+    factory = EventFactory()
+    bridge = Bridge(port=0)
+    url = await bridge.start()
+    try:
+        for envelope in run_events(factory, agents=("writer",), tokens=3):
+            bridge.publish(envelope)
+        await page.goto(url)
+        await page.wait_for_selector('#conn[data-state="live"]', timeout=WAIT * 1000)
+        expected = "writer0 writer1 writer2 "
+        for round_ in range(3):
+            for client in list(bridge.clients):
+                client.stop(1012, "restarting")  # the server drops the page's socket
+            for i in range(5):
+                word = f"r{round_}.{i} "
+                expected += word
+                bridge.publish(token(factory, "writer", word, run_id="writer-1"))
+            async with asyncio.timeout(WAIT):
+                while len(bridge.clients) == 0:
+                    await asyncio.sleep(0.05)
+        await page.wait_for_function(
+            "n => document.querySelector('.card[data-agent=writer] .stream').textContent.length >= n",
+            arg=len(expected),
+            timeout=WAIT * 1000,
+        )
+        await page.wait_for_selector('#conn[data-state="live"]', timeout=WAIT * 1000)
+        assert await page.text_content(".card[data-agent=writer] .stream") == expected
+        assert await page.evaluate("window.__flockDashboard.lastSeq()") == bridge.history.last_seq
+    finally:
+        await bridge.close("test over")
