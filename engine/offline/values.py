@@ -28,6 +28,7 @@ _CARRIED = frozenset(
         "maxLength",
     }
 )
+MAX_DEPTH = 6
 SCORE_NAMES = ("score", "rating", "grade", "quality", "rank", "stars")
 
 
@@ -49,8 +50,21 @@ class Generator:
     root: dict[str, Any]
     attempt: int = 0
     seed: int = 0
+    depth: int = 0
 
     def value(self, schema: dict[str, Any], name: str, *, nested: bool = False) -> Any:
+        """A value for `schema`; recursive models stop growing below MAX_DEPTH."""
+        self.depth += 1
+        try:
+            return self._value(schema, name, nested)
+        finally:
+            self.depth -= 1
+
+    @property
+    def deep(self) -> bool:
+        return self.depth > MAX_DEPTH
+
+    def _value(self, schema: dict[str, Any], name: str, nested: bool) -> Any:
         schema = self._resolve(schema)
         if "const" in schema:
             return schema["const"]
@@ -105,7 +119,7 @@ class Generator:
     def _pick_option(self, options: list[dict[str, Any]]) -> dict[str, Any]:
         resolved = [self._resolve(o) for o in options]
         non_null = [o for o in resolved if o.get("type") != "null"]
-        if not non_null:
+        if not non_null or (self.deep and len(non_null) < len(resolved)):
             return {"type": "null"}
         return non_null[0] if self.rng.random() < 0.7 else self.rng.choice(non_null)
 
@@ -119,9 +133,9 @@ class Generator:
         if fmt == "time":
             return f"{self.rng.randint(0, 23):02d}:{self.rng.randint(0, 59):02d}:00"
         if fmt == "email":
-            return f"{self.prose.words[0].replace(' ', '.')}@example.com"
+            return f"{self.prose.slug().replace('-', '.')}@example.com"
         if fmt in ("uri", "url"):
-            return f"https://example.com/{self.prose.words[0].replace(' ', '-')}"
+            return f"https://example.com/{self.prose.slug()}"
         if fmt == "uuid":
             return "12345678-1234-5678-1234-" + f"{self.rng.getrandbits(48):012x}"
         text = self.prose.for_field(name, nested=nested, hint=str(schema.get("description", "")))
@@ -218,7 +232,9 @@ class Generator:
         # DSPy's "Constraints:" line says min/max length for lists too.
         low = int(schema.get("minItems", schema.get("minLength", 0)))
         high = int(schema.get("maxItems", schema.get("maxLength", max(low, 4))))
-        count = max(low, min(high, self.rng.randint(2, 4)))
+        # Lists thin out with depth so nested (or recursive) models stay small.
+        most = 4 if self.depth <= 2 else 2 if self.depth <= 4 else 1
+        count = low if self.deep else max(low, min(high, self.rng.randint(min(2, most), most)))
         item_name = name[:-1] if name.endswith("s") and len(name) > 3 else name
         choices = items.get("enum")
         if schema.get("uniqueItems") or choices:
@@ -243,7 +259,10 @@ class Generator:
     def _object(self, schema: dict[str, Any], name: str, nested: bool) -> dict[str, Any]:
         props: dict[str, Any] = schema.get("properties", {})
         out: dict[str, Any] = {}
+        required = set(schema.get("required", []))
         for key, sub in props.items():
+            if self.deep and key not in required:
+                continue  # optional parts of a recursive model stop here
             out[key] = self.value(sub, key, nested=True)
         extra = schema.get("additionalProperties")
         if not props and extra is not False:
@@ -252,7 +271,8 @@ class Generator:
             keys = self._dict_keys(key_schema)
             low = int(schema.get("minProperties", schema.get("minLength", 0)))
             high = int(schema.get("maxProperties", schema.get("maxLength", max(low, 3))))
-            keys = keys[: max(low, min(high, self.rng.randint(1, 3)))]
+            wanted = low if self.deep else max(low, min(high, self.rng.randint(1, 3)))
+            keys = keys[:wanted]
             for key in keys:
                 out[key] = self.value(value_schema, key, nested=True)
         return out

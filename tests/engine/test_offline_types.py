@@ -187,3 +187,25 @@ def test_optional_and_union_top_level_fields():
     assert prediction.maybe_count is None or 0 <= prediction.maybe_count <= 5
     assert isinstance(prediction.pair, tuple) and isinstance(prediction.pair[0], int)
     assert set(prediction.choices) <= {"a", "b", "c"}
+
+
+class Node(BaseModel):
+    name: str
+    weight: int = Field(ge=0, le=3)
+    children: list[Node] = Field(default_factory=list)
+    parent: Node | None
+
+
+def test_recursive_models_stay_finite_and_valid():
+    class Sig(dspy.Signature):
+        """Describe the tree."""
+
+        topic: str = dspy.InputField()
+        tree: Node = dspy.OutputField()
+        forest: list[Node] = dspy.OutputField()
+
+    for seed in range(4):
+        with dspy.context(lm=make_offline_lm(seed=seed), adapter=dspy.ChatAdapter()):
+            prediction = dspy.Predict(Sig)(topic="oak trees")
+        assert isinstance(prediction.tree, Node)
+        assert all(isinstance(n, Node) for n in prediction.forest)
