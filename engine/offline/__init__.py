@@ -1,16 +1,36 @@
 """The offline model: a deterministic, streaming, key-free dspy.LM.
 
 ``make_offline_lm(seed=0, tokens_per_second=None)`` returns a ``dspy.LM`` named
-``offline/flock`` whose calls never touch the network and never import litellm. It
-answers whatever DSPy's ChatAdapter (or JSONAdapter) asks for with values that validate
-against the signature's types, streams word-sized chunks through DSPy's real streaming
-path (the ``dspy.lm15`` engine route), and writes prose on the input's topic.
+``offline/flock`` (cache off) whose calls never touch the network and never import
+litellm. It goes through DSPy's real streaming path (the ``dspy.lm15`` custom-engine
+route, :mod:`engine.offline.engines`), so ``dspy.streamify`` with StreamListeners gets
+word-sized chunks, and ``[[ ## field ## ]]`` markers arrive as whole chunks.
+
+What it answers (modules):
+- :mod:`.prompt` reads the ChatAdapter/JSONAdapter prompt: output fields, their types,
+  "Constraints:" lines (ge/gt/le/lt, min/max length) and JSON schemas.
+- :mod:`.values` makes values that validate: str, int/float in bounds, bool, Literal,
+  enums, lists, dicts, tuples, nested and recursive models, Optional and unions.
+- :mod:`.prose`, :mod:`.phrases`, :mod:`.templates` write text on the input's topic
+  phrases, shaped by the field's name and description (title, summary, comments,
+  body/sections, one-line points), with a pro/con stance when the task asks for one.
+- :mod:`.react` answers dspy.ReAct steps: a real tool first (seed-chosen, args fitting
+  its parameter schemas), then "finish".
+
+Determinism: the same seed and the same prompt give the same answer from a fresh LM.
+The LM counts its answers per signature (per system message); that count, the seed and
+the prompt seed the generator, so repeated calls vary.
 
 Score rule (for feedback loops): a number field whose name contains score, rating,
 grade, quality, rank or stars lands at ``lo + ceil((hi - lo) * f)`` (ints; floats
 without ceil) where ``f = min(1, 0.5 + 0.05 * (seed % 3) + 0.2 * attempt)`` and
 ``attempt`` counts the earlier answers this LM gave to the same signature. With bounds
-1..10 and seed 0 the critic scores 6, then 8, then 10: later drafts score higher.
+1..10: seeds with ``seed % 3 == 0`` or ``1`` score 6, 8, 10; ``seed % 3 == 2`` scores
+7, 9, 10. A critic accepting at >= 9 accepts the second or third draft. Without visible
+bounds an int lands in 1..10 and a float in 0..1.
+
+Pacing: ``tokens_per_second`` chunks per second per stream (None reads env
+FLOCK_OFFLINE_TPS, default 40; 0 means no delay).
 """
 
 from __future__ import annotations

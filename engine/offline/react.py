@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.offline.prompt import PromptSpec
+from engine.offline.prose import kind_for
 from engine.offline.values import Generator
 
 REACT_OUTPUTS = ("next_thought", "next_tool_name", "next_tool_args")
@@ -77,7 +78,8 @@ def tool_args(tool: ToolInfo, gen: Generator) -> dict[str, Any]:
         if "default" in schema and gen.rng.random() < 0.7:
             continue
         sub_gen = Generator(gen.prose, gen.rng, root=schema, attempt=gen.attempt, seed=gen.seed)
-        out[name] = sub_gen.value(schema, name, nested=True)
+        # Long-text arguments (body, content, html...) get paragraphs; others stay short.
+        out[name] = sub_gen.value(schema, name, nested=kind_for(name) != "long")
     return out
 
 
