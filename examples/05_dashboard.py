@@ -109,3 +109,6 @@ if __name__ == "__main__":
     except KeyboardInterrupt:
         print("stopped", file=sys.stderr)
         sys.exit(130)
+    except OSError as exc:  # e.g. the port is taken
+        print(f"05_dashboard: {exc}", file=sys.stderr)
+        sys.exit(1)

@@ -35,6 +35,8 @@ PublishHandler = Callable[[str, dict[str, Any]], Awaitable[Any]]
 
 STATIC_DIR = Path(str(resources.files("flock_tui.bridge") / "static"))
 
+FLUSH_TIMEOUT = 1.5
+
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
@@ -133,7 +135,9 @@ class Bridge:
         """Start serving; return the dashboard URL (with ?token= when a token is set)."""
         if self._runner is not None:
             raise RuntimeError("bridge already started")
-        runner = web.AppRunner(self.make_app(), handle_signals=False, access_log=None)
+        runner = web.AppRunner(
+            self.make_app(), handle_signals=False, access_log=None, shutdown_timeout=5.0
+        )
         await runner.setup()
         site = web.TCPSite(runner, self.host, self.port, reuse_address=True)
         try:
@@ -203,12 +207,15 @@ class Bridge:
             client.queue.message(end)
             client.queue.finish()
         senders = [c.sender for c in clients if c.sender is not None and not c.sender.done()]
-        if senders:
-            await asyncio.wait(senders, timeout=self.send_timeout / 2)
+        if senders:  # let clients that keep up receive everything, then the end message
+            await asyncio.wait(senders, timeout=min(FLUSH_TIMEOUT, self.send_timeout))
         for client in clients:
-            client.stop(1000, reason)
+            sender = client.sender
+            if sender is not None and not sender.done():
+                client.stop(1000, reason)  # normal closure: the run is over
+                sender.cancel()  # may be stuck in a send; it then closes the socket
         if senders:
-            await asyncio.wait(senders, timeout=3.0)
+            await asyncio.wait(senders, timeout=FLUSH_TIMEOUT)
         for sender in senders:
             sender.cancel()
         if self._runner is not None:

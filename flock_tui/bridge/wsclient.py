@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 # before the server starts streaming the whole history to it.
 RESUME_GRACE = 0.25
 MAX_BAD_MESSAGES = 20
-CLOSE_TIMEOUT = 2.0
+CLOSE_TIMEOUT = 1.0
 
 
 class WSClient:
@@ -53,7 +53,9 @@ class WSClient:
         """Queue hello, then every event after `since` (or a reset snapshot). Synchronous."""
         bridge = self.bridge
         history = bridge.history
-        frames = history.since(since) if bridge_id in (None, bridge.id) else None
+        foreign = bridge_id not in (None, bridge.id)
+        ahead = since > history.last_seq
+        frames = None if foreign or ahead else history.since(since)
         hello = {
             "type": "hello",
             "bridge_id": bridge.id,
@@ -65,11 +67,14 @@ class WSClient:
         }
         preface = [json.dumps(hello)]
         if frames is None:
-            reason = (
-                f"this bridge ({bridge.id}) is not the one that sent seq {since}"
-                if bridge_id not in (None, bridge.id)
-                else f"history no longer holds seq {since + 1} (oldest kept: {history.first_seq})"
-            )
+            if foreign:
+                reason = f"this bridge ({bridge.id}) is not the one that sent seq {since}"
+            elif ahead:
+                reason = f"seq {since} is ahead of this bridge (last seq {history.last_seq})"
+            else:
+                reason = (
+                    f"history no longer holds seq {since + 1} (oldest kept: {history.first_seq})"
+                )
             reset = {
                 "type": "reset",
                 "reason": reason,
@@ -153,8 +158,8 @@ class WSClient:
         except TimeoutError:
             self.kick(f"client too slow: a send took over {timeout:g}s")
         except asyncio.CancelledError:
-            if not self.kicked and self.close_code is None:
-                raise
+            if self.close_code is None:
+                raise  # not ours: someone else cancelled the task
         except (ConnectionError, RuntimeError):
             self.stop(WSCloseCode.GOING_AWAY, "connection lost")
             return

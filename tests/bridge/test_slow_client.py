@@ -69,6 +69,7 @@ class Reader:
         self.last_seq = 0
         self.text: dict[str, list[str]] = {}
         self.merged_frames = 0
+        self.controls: list[dict] = []
         self.task = asyncio.create_task(self.run())
 
     async def run(self) -> None:
@@ -78,6 +79,7 @@ class Reader:
                 return
             obj = msg.json()
             if "type" in obj:
+                self.controls.append(obj)
                 continue
             assert obj["seq"] > self.last_seq  # strictly increasing, even when merged
             self.last_seq = obj["seq"]
@@ -134,7 +136,16 @@ async def test_never_reading_client_is_bounded_and_does_not_hold_back_others():
         assert health["clients"] == 2
         assert health["merges"] >= slow.queue.stats.merges
         assert health["drops"] == 0 and health["closed_slow_clients"] == 0
-        reader.task.cancel()
+        # Closing with the stuck client still connected: the reader is told, nothing hangs.
+        await asyncio.wait_for(bridge.close("run finished"), TIMEOUT)
+        await asyncio.wait_for(reader.task, TIMEOUT)
+        assert reader.controls[-1] == {
+            "type": "end",
+            "reason": "run finished",
+            "seq": bridge.history.last_seq,
+            "finished": None,
+        }
+        assert ws.close_code == 1000
     finally:
         if stuck is not None:
             stuck.close()

@@ -140,6 +140,21 @@ async def test_other_bridge_id_gets_reset(aiohttp_client, factory: EventFactory)
     assert reset["type"] == "reset" and "not the one" in reset["reason"]
 
 
+async def test_since_ahead_of_the_bridge_gets_reset(aiohttp_client, factory: EventFactory):
+    bridge = Bridge(port=0)
+    for envelope in run_events(factory, tokens=1):
+        bridge.publish(envelope)
+    client = await aiohttp_client(bridge.make_app())
+    ws = await client.ws_connect("/ws?since=500")  # a seq from some earlier run
+    await receive_json(ws)
+    reset = await receive_json(ws)
+    assert reset["type"] == "reset" and "ahead of this bridge" in reset["reason"]
+    live = token(factory, "writer", "next")
+    bridge.publish(live)
+    got, _ = await receive_events(ws, live.seq)
+    assert [e["seq"] for e in got] == [live.seq]
+
+
 async def test_non_increasing_seq_is_restamped(aiohttp_client, factory: EventFactory):
     bridge = Bridge(port=0)
     other = EventFactory(session_id="second-run")
