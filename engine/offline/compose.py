@@ -77,18 +77,36 @@ def input_text(raw: str) -> str:
     return raw
 
 
+_BOILERPLATE = (
+    re.compile(r"You are the agent `[^`]*`\.?"),
+    re.compile(r"^\s*Read .* and produce .*$", re.MULTILINE),
+    re.compile(r"Given the fields .*?, produce the fields .*?\.", re.DOTALL),
+)
+
+
+def role_text(instructions: str) -> str:
+    """The task's own words: instructions without ReAct's tool list and framework phrasing."""
+    own = instructions.split("You are an Agent.", 1)[0]
+    for pattern in _BOILERPLATE:
+        own = pattern.sub(" ", own)
+    return own
+
+
 def topic_words(spec: PromptSpec, user: str) -> list[str]:
-    """Key phrases of the inputs (in signature order), else of the instructions."""
+    """Key phrases of the inputs (in signature order), then a few of the task's own words.
+
+    The first phrase is the topic; the task's phrases ("financial consequences" for a
+    markets desk) only fill the second slot, so agents on one input still differ.
+    """
     names = [n for n in spec.input_names if n in spec.inputs] or list(spec.inputs)
     texts = [spec.inputs[n] for n in names if not _TRAJECTORY_KEY.match(n) and n != "trajectory"]
     texts = [input_text(t) for t in texts if not t.startswith("[[ ## ")]
     if not spec.inputs and not spec.outputs:
         texts = [user]
-    phrases = key_phrases(texts)
-    if len(phrases) < 2:
-        for phrase in key_phrases([spec.instructions], limit=3):
-            if phrase not in phrases:
-                phrases.append(phrase)
+    phrases = key_phrases(texts)[:4]
+    for phrase in key_phrases([role_text(spec.instructions)], limit=3):
+        if phrase.lower() not in {p.lower() for p in phrases}:
+            phrases.append(phrase)
     return phrases[:6]
 
 

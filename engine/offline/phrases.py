@@ -25,6 +25,8 @@ STOPWORDS = frozenset(
     json schema type str int float bool list dict thought tool name args observation finish
     completed trajectory next step steps agent following corresponding every entire whole
     several many much lot lots really still even ever already often always never
+    analyses analyse analyze analyzes checks writes reads argues weighs declares reviews
+    persuasively impartial desk
     something anything everything nothing""".split()
 )
 _WORD_RE = re.compile(r"[A-Za-z][A-Za-z'-]{2,}")

@@ -19,6 +19,7 @@ from engine.offline.templates import (
     COMPANIONS,
     CON,
     CRITIQUE,
+    CRITIQUE_ON_TOPIC,
     FALLBACK_TOPICS,
     FINISH_THOUGHT,
     LINES,
@@ -167,7 +168,10 @@ class Prose:
         return " ".join([self._fill(self._draw(OPENERS)), self.sentences(self.rng.randint(1, 2))])
 
     def critique(self) -> str:
-        return " ".join(self._sentences(CRITIQUE, self.rng.randint(2, 3)))
+        # The first point names the topic; the others may be general.
+        first = self._fill(self._draw(CRITIQUE_ON_TOPIC))
+        rest = [s for s in self._sentences(CRITIQUE, 3) if s != first]
+        return " ".join([first, *rest[: self.rng.randint(1, 2)]])
 
     def thought(self) -> str:
         return self._fill(self._draw(THOUGHTS))

@@ -61,6 +61,7 @@ CRITIQUE = (
     "A stronger title would promise a specific benefit instead of a general theme.",
     "The summary should state the main finding about {u} in one sentence.",
 )
+CRITIQUE_ON_TOPIC = tuple(t for t in CRITIQUE if "{t}" in t)
 TITLES = (
     "Why {T} Matters More Than You Think",
     "{T}: A Practical Guide",
@@ -70,6 +71,16 @@ TITLES = (
     "A Fresh Look at {T}",
     "Getting {T} Right",
     "{T} in Five Honest Lessons",
+    "{T} Through the Lens of {U}",
+    "{U} and the Future of {T}",
+    "{T}: What It Means for {U}",
+    "Inside {T}",
+    "The Real Cost of {T}",
+    "Rethinking {T}",
+    "{T} Meets {U}",
+    "Where {T} Goes Next",
+    "The Case for {T}",
+    "{T}, Without the Hype",
 )
 THOUGHTS = (
     "I need more information about {t} before I can answer.",
