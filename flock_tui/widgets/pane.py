@@ -64,11 +64,11 @@ class AgentPane(LineView):
     AgentPane.-active {
         border: round $success;
     }
-    AgentPane.-active:focus {
-        border: double $accent;
-    }
     AgentPane.-error {
         border: round $error;
+    }
+    AgentPane.-active:focus, AgentPane.-error:focus {
+        border: round $accent;
     }
     """
 

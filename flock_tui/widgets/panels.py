@@ -42,26 +42,27 @@ class StatusBar(Static):
 
     def show(self, state: RunState) -> None:
         text = Text(no_wrap=True, overflow="ellipsis")
-        text.append(f" {one_line(self.title_text, 50)} ", style="bold reverse")
-        text.append(" ")
         if state.ended:
             code = state.exit_code
-            ok = code == 0
-            label = f" FINISHED · exit {code} " if code is not None else " ENDED "
-            if state.finish_reason and not ok:
+            if code is None:
+                label, style = " ENDED · no exit code ", "bold black on yellow"
+            else:
+                label = f" FINISHED · exit {code} "
+                style = "bold black on green" if code == 0 else "bold white on red"
+            if state.finish_reason and code not in (None, 0):
                 label = label.rstrip() + f" · {one_line(state.finish_reason, 40)} "
-            text.append(label, style="bold white on green" if ok else "bold white on red")
+            text.append(label, style=style)
         elif state.child_state == "running":
             text.append(" RUNNING ", style="bold black on green")
         else:
             text.append(" STARTING ", style="bold black on yellow")
-        total = len(state.agents)
-        text.append(f"  agents {state.running_agents}/{total} running")
-        text.append(f" · artifacts {state.artifact_count}")
-        text.append(f" · tokens {fmt_tokens(state.tokens)}")
+        text.append(f" {state.running_agents}/{len(state.agents)} running", style="bold")
+        text.append(f" · {state.artifact_count} artifacts")
+        text.append(f" · {fmt_tokens(state.tokens)} tok")
         text.append(f" · {fmt_seconds(state.elapsed)}")
         if state.warnings:
-            text.append(f"  ⚠ {len(state.warnings)} warning(s) (c)", style="bold yellow")
+            text.append(f" · ⚠ {len(state.warnings)} warning(s) (c)", style="bold yellow")
+        text.append(f"  {one_line(self.title_text, 60)}", style="dim")
         key = text.plain
         if key != self._last:
             self._last = key
@@ -87,7 +88,7 @@ class AgentStrip(Static):
             return
         self.display = True
         text = Text()
-        text.append(f" page {page + 1}/{pages} ([ ]) ", style="bold")
+        text.append(f" page {page + 1}/{pages} ({{ }}) ", style="bold")
         first, last = page * per_page, (page + 1) * per_page
         off_page: list[str] = []
         for index, agent in enumerate(agents):

@@ -271,3 +271,27 @@ async def test_replay_source_warns_about_bad_lines_and_goes_on(tui, tmp_path: Pa
         assert source.bad_lines == 2
         assert sum("bad.jsonl line" in w for w in app.state.warnings) == 2
         assert app.state.exit_code == 0 and app.state.agents["writer"].badge == "done"
+
+
+async def test_help_toggles_the_key_panel(tui, events):
+    app = FlockApp(tui.ListSource([events.register("w")]))
+    async with app.run_test(size=(120, 30)) as pilot:
+        await tui.wait_for_events(app, 1)
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert app.screen.query("HelpPanel")
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert not app.screen.query("HelpPanel")
+
+
+async def test_status_bar_shows_totals_and_the_exit_code(tui):
+    app = FlockApp(ReplaySource(tui.fixture("error_run")))
+    async with app.run_test(size=(160, 48)) as pilot:
+        await tui.wait_until_ended(app)
+        await pilot.pause()
+        text = str(app.status_bar.render())
+        assert "FINISHED · exit 1" in text
+        assert "0/2 running · 2 artifacts · 30 tok · 0.5s" in text
+        assert app.panes["researcher"].agent.badge == "error"
+        assert "ConnectionError" in app.panes["researcher"].run_text("run-r1")
