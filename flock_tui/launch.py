@@ -174,5 +174,8 @@ def run_tui_mode(launch: Launch, app_factory: Callable[..., Any] | None = None) 
         launch.kill_leftovers()
     crash = getattr(app, "_exception", None)
     if crash is not None:
+        cause = getattr(crash, "error", None)  # a WorkerFailed wraps the real error
+        if isinstance(cause, BaseException):
+            crash = cause
         raise AppCrashed(f"{type(crash).__name__}: {crash}")
     return launch.exit_code(app.return_code)
