@@ -104,7 +104,11 @@ def topic_words(spec: PromptSpec, user: str) -> list[str]:
     if not spec.inputs and not spec.outputs:
         texts = [user]
     phrases = key_phrases(texts)[:4]
-    for phrase in key_phrases([role_text(spec.instructions)], limit=3):
+    # Only multi-word phrases of the task ("public health"), never lone verbs ("scores").
+    role = [p for p in key_phrases([role_text(spec.instructions)], limit=4) if " " in p]
+    if len(phrases) < 2:
+        role = key_phrases([role_text(spec.instructions)], limit=3)
+    for phrase in role[:2]:
         if phrase.lower() not in {p.lower() for p in phrases}:
             phrases.append(phrase)
     return phrases[:6]
