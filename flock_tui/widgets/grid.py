@@ -109,4 +109,8 @@ class PaneGrid(Container):
             self.styles.grid_size_rows = max(1, rows)
         visible = set(map(id, self.visible_panes()))
         for pane in self.panes:
-            pane.display = id(pane) in visible
+            shown = id(pane) in visible
+            if shown and not pane.display:
+                # It may come back at the size it had: no Resize, so lay it out explicitly.
+                pane.call_after_refresh(pane.relayout_view)
+            pane.display = shown

@@ -60,6 +60,7 @@ class LineView(ScrollView, can_focus=True):
         old_height = self.virtual_size.height
         if width != self._laid_out_width:
             self._strips.clear()
+            document.dirty_from = 0
         height = document.reflow(width)
         self._laid_out_width = width
         dirty = document.dirty_from
@@ -103,6 +104,11 @@ class LineView(ScrollView, can_focus=True):
             self._following_scroll = False
 
     def on_resize(self) -> None:
+        self.relayout_view()
+
+    def relayout_view(self) -> None:
+        """Lay out and repaint everything (after a resize or when shown again)."""
+        self._laid_out_width = -1
         self.update_layout()
         self.refresh()
 

@@ -295,3 +295,28 @@ async def test_status_bar_shows_totals_and_the_exit_code(tui):
         assert "0/2 running · 2 artifacts · 30 tok · 0.5s" in text
         assert app.panes["researcher"].agent.badge == "error"
         assert "ConnectionError" in app.panes["researcher"].run_text("run-r1")
+
+
+async def test_a_pane_streamed_to_while_on_another_page_is_current_when_shown(tui, events):
+    source = tui.ListSource([events.register(f"agent{i:02d}") for i in range(20)])
+    source.push(events.activate("agent00", "r"), events.token("agent00", "r", "f", "first\n"))
+    app = FlockApp(source)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await tui.wait_for_events(app, 22)
+        await pilot.pause()
+        pane = app.panes["agent00"]
+        assert pane.display
+        await pilot.press("}")
+        await pilot.pause()
+        assert not pane.display and app.grid.page == 1
+        source.push(*[events.token("agent00", "r", "f", f"hidden {i}\n") for i in range(30)])
+        await tui.wait_for_events(app, 52)
+        await pilot.pause()
+        await pilot.press("{")
+        await pilot.pause()
+        await pilot.pause()
+        assert pane.display and pane.follow
+        assert pane.virtual_size.height == len(pane.plain_lines())
+        assert pane.scroll_y == pane.max_scroll_y > 0
+        bottom = pane.render_line(pane.scrollable_content_region.height - 2).text
+        assert "hidden 29" in bottom
