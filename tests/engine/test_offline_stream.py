@@ -12,6 +12,8 @@ import time
 import dspy
 import pytest
 from dspy.streaming import StreamListener, StreamResponse
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from engine.offline import chunk_text, make_offline_lm, offline_tps
 
@@ -192,3 +194,64 @@ def test_a_streamed_prediction_never_imports_litellm():
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip().splitlines()[-1] == "False False"
+
+
+async def test_a_sync_program_streams_through_the_sync_engine():
+    program = dspy.streamify(
+        dspy.Predict(Blog), stream_listeners=[StreamListener(signature_field_name="body")]
+    )
+    chunks: list[str] = []
+    prediction = None
+
+    async def run() -> None:
+        nonlocal prediction
+        with dspy.context(lm=make_offline_lm(seed=3), adapter=dspy.ChatAdapter()):
+            async for item in program(topic="glaciers"):
+                if isinstance(item, StreamResponse):
+                    chunks.append(item.chunk)
+                elif isinstance(item, dspy.Prediction):
+                    prediction = item
+
+    await asyncio.wait_for(run(), 20)
+    assert prediction is not None and len(chunks) > 10
+    assert "".join(chunks).strip() == prediction.body.strip()
+
+
+FIELD_SHAPES = ["title", "summary", "comments", "body", "sections", "notes", "reasoning", "x"]
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(st.sampled_from(FIELD_SHAPES), min_size=1, max_size=4, unique=True),
+    st.integers(0, 10_000),
+    st.sampled_from(["", "Argues AGAINST the motion.", "Write a digest."]),
+)
+def test_every_str_field_streams_cleanly(fields, seed, instructions):
+    sig = dspy.Signature(
+        {"topic": (str, dspy.InputField()), **{f: (str, dspy.OutputField()) for f in fields}},
+        instructions or "Answer.",
+    )
+
+    async def run() -> tuple[dict[str, list[str]], dspy.Prediction | None]:
+        program = dspy.streamify(
+            dspy.Predict(sig),
+            stream_listeners=[StreamListener(signature_field_name=f) for f in fields],
+            is_async_program=True,
+        )
+        got: dict[str, list[str]] = {f: [] for f in fields}
+        final = None
+        with dspy.context(lm=make_offline_lm(seed=seed), adapter=dspy.ChatAdapter()):
+            async for item in program(topic="harbour seals"):
+                if isinstance(item, StreamResponse):
+                    got[item.signature_field_name].append(item.chunk)
+                elif isinstance(item, dspy.Prediction):
+                    final = item
+        return got, final
+
+    got, final = asyncio.run(asyncio.wait_for(run(), 20))
+    assert final is not None
+    for field in fields:
+        text = "".join(got[field])
+        assert len([c for c in got[field] if c]) >= 2, field
+        assert "[[" not in text and "]]" not in text and "##" not in text
+        assert text.strip() == getattr(final, field).strip()
