@@ -31,8 +31,8 @@ Watch every agent of a Flock script stream at once: one live pane per agent.
   attach URL         show a run served elsewhere (flock-tui --web, or a script calling
                      flock.serve(dashboard=True)), fed from its WebSocket.
 
-When stdout is not a terminal (a pipe, a file, CI), plain line output is printed
-instead of the TUI; the script still runs and --record still records."""
+When stdout (or stderr) is not a terminal (a pipe, a file, CI), plain line output is
+printed on stdout instead of the TUI; the script still runs and --record still records."""
 
 EPILOG = """\
 keys (in the TUI):
@@ -291,7 +291,9 @@ def _error(message: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    plain = not sys.stdout.isatty()
+    # The TUI draws on stderr (Textual's choice) and prints nothing useful on stdout, so
+    # it needs both to be the terminal; otherwise plain lines go to stdout.
+    plain = not (sys.stdout.isatty() and sys.stderr.isatty())
     recorder: Recorder | None = None
     try:
         inv = parse_args(argv)
