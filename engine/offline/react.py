@@ -28,6 +28,7 @@ _TOOL_LINE_RE = re.compile(
     r"It takes arguments (\{.*\})\.\s*$",
     re.MULTILINE,
 )
+_ARG_TYPE_RE = re.compile(r"'(\w+)': \{'type': '(\w+)'")
 _STEP_RE = re.compile(r"^tool_name_(\d+)$")
 
 
@@ -51,7 +52,8 @@ def parse_tools(instructions: str) -> dict[str, ToolInfo]:
         try:
             args = ast.literal_eval(raw_args)
         except (ValueError, SyntaxError):
-            args = {}
+            # A default that is not a literal (an object repr): keep the names and types.
+            args = {name: {"type": kind} for name, kind in _ARG_TYPE_RE.findall(raw_args)}
         if not isinstance(args, dict):
             args = {}
         tools[match.group(2)] = ToolInfo(match.group(2), match.group(3) or "", args)

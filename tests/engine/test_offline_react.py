@@ -108,3 +108,16 @@ async def test_react_without_real_tools_finishes_at_once():
     prediction, _, _ = await asyncio.wait_for(_run_react([], seed=3, question="Say hello"), 30)
     assert prediction.trajectory["tool_name_0"] == "finish"
     assert prediction.answer
+
+
+def test_tool_lines_are_parsed_even_with_non_literal_defaults():
+    from engine.offline.react import parse_tools
+
+    tools = parse_tools(
+        "(1) lookup, whose description is <desc>Find it.</desc>. It takes arguments "
+        "{'city': {'type': 'string'}, 'when': {'type': 'string', 'default': <object at 0x1>}}.\n"
+        "(2) finish, whose description is <desc>Done.</desc>. It takes arguments {}."
+    )
+    assert list(tools) == ["lookup", "finish"]
+    assert tools["lookup"].args == {"city": {"type": "string"}, "when": {"type": "string"}}
+    assert tools["lookup"].description == "Find it."
