@@ -34,7 +34,7 @@ from engine.events import (
     utc_timestamp,
 )
 from flock_tui.sources.base import SourceEnded, SourceItem, SourceNotice
-from flock_tui.sources.lines import CHUNK_SIZE, Line, LineSplitter
+from flock_tui.sources.lines import CHUNK_SIZE, Line, read_lines
 
 MAX_EVENT_LINE = 64 * 1024 * 1024  # one event line; a 1 MB token fits many times over
 MAX_CONSOLE_LINE = 16 * 1024  # one console line; longer lines are cut with a marker
@@ -120,24 +120,6 @@ class ChildProcessSource:
             await self._queue.put(item() if callable(item) else item)
 
     # -- readers ----------------------------------------------------------------------
-
-    async def _read_chunks(
-        self,
-        reader: asyncio.StreamReader,
-        on_lines: Callable[[list[Line]], Awaitable[None]],
-        max_line: int,
-    ) -> None:
-        splitter = LineSplitter(max_line)
-        while True:
-            chunk = await reader.read(CHUNK_SIZE)
-            if not chunk:
-                break
-            lines = splitter.feed(chunk)
-            if lines:
-                await on_lines(lines)
-        tail = splitter.flush()
-        if tail:
-            await on_lines(tail)
 
     async def _on_event_lines(self, lines: list[Line]) -> None:
         for line in lines:
@@ -236,14 +218,12 @@ class ChildProcessSource:
             lambda: asyncio.StreamReaderProtocol(event_reader, loop=loop), pipe
         )
         readers = [
+            asyncio.create_task(read_lines(event_reader, self._on_event_lines, MAX_EVENT_LINE)),
             asyncio.create_task(
-                self._read_chunks(event_reader, self._on_event_lines, MAX_EVENT_LINE)
+                read_lines(proc.stdout, self._console_handler("stdout"), MAX_CONSOLE_LINE)
             ),
             asyncio.create_task(
-                self._read_chunks(proc.stdout, self._console_handler("stdout"), MAX_CONSOLE_LINE)
-            ),
-            asyncio.create_task(
-                self._read_chunks(proc.stderr, self._console_handler("stderr"), MAX_CONSOLE_LINE)
+                read_lines(proc.stderr, self._console_handler("stderr"), MAX_CONSOLE_LINE)
             ),
         ]
         try:

@@ -7,6 +7,8 @@ and the caller can show a visible truncation marker.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 CHUNK_SIZE = 256 * 1024
@@ -69,3 +71,19 @@ class LineSplitter:
     def pending(self) -> int:
         """Bytes held for an unfinished line."""
         return len(self._partial)
+
+
+async def read_lines(
+    reader: asyncio.StreamReader,
+    on_lines: Callable[[list[Line]], Awaitable[None]],
+    max_line: int,
+) -> None:
+    """Read `reader` to EOF in big chunks, handing each chunk's complete lines to `on_lines`."""
+    splitter = LineSplitter(max_line)
+    while chunk := await reader.read(CHUNK_SIZE):
+        lines = splitter.feed(chunk)
+        if lines:
+            await on_lines(lines)
+    tail = splitter.flush()
+    if tail:
+        await on_lines(tail)
