@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import subprocess
 import sys
@@ -255,3 +256,29 @@ def test_every_str_field_streams_cleanly(fields, seed, instructions):
         assert len([c for c in got[field] if c]) >= 2, field
         assert "[[" not in text and "]]" not in text and "##" not in text
         assert text.strip() == getattr(final, field).strip()
+
+
+def test_answers_are_identical_across_processes():
+    script = textwrap.dedent(
+        """
+        import hashlib, dspy
+        from engine.offline import make_offline_lm
+
+        def lookup(city: str) -> str:
+            \"\"\"Look up a city.\"\"\"
+            return city.upper()
+
+        with dspy.context(lm=make_offline_lm(seed=9), adapter=dspy.ChatAdapter()):
+            p = dspy.ReAct("question -> answer, score: int", tools=[lookup])(question="Oslo?")
+        print(hashlib.sha256(repr(sorted(p.items())).encode()).hexdigest())
+        """
+    )
+    digests = set()
+    for hash_seed in ("1", "2"):
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed, "FLOCK_OFFLINE_TPS": "0"}
+        result = subprocess.run(
+            [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, env=env
+        )
+        assert result.returncode == 0, result.stderr[-2000:]
+        digests.add(result.stdout.strip())
+    assert len(digests) == 1
