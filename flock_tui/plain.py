@@ -260,7 +260,7 @@ def _silence(out: TextIO) -> None:
 
 
 async def run_plain(source: EventSource, out: TextIO) -> SourceEnded:
-    """Run `source` to its end, printing plain lines; SIGINT/SIGTERM stop the source.
+    """Run `source` to its end, printing plain lines; SIGINT/SIGTERM/SIGHUP stop the source.
 
     `source` must put a SourceEnded last (wrap it in a TeeSource to be sure of it).
     """
@@ -273,7 +273,7 @@ async def run_plain(source: EventSource, out: TextIO) -> SourceEnded:
         stoppers.append(asyncio.ensure_future(source.stop()))
 
     handled = []
-    for signum in (signal.SIGINT, signal.SIGTERM):
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(signum, request_stop)
             handled.append(signum)
