@@ -104,8 +104,9 @@ def topic_words(spec: PromptSpec, user: str) -> list[str]:
     if not spec.inputs and not spec.outputs:
         texts = [user]
     phrases = key_phrases(texts)[:4]
-    # Only multi-word phrases of the task ("public health"), never lone verbs ("scores").
-    role = [p for p in key_phrases([role_text(spec.instructions)], limit=4) if " " in p]
+    # Only two-word phrases of the task ("public health"): lone words are often verbs
+    # ("scores") and longer runs often hold one ("story changes everyday").
+    role = [p for p in key_phrases([role_text(spec.instructions)], limit=4) if p.count(" ") == 1]
     if len(phrases) < 2:
         role = key_phrases([role_text(spec.instructions)], limit=3)
     for phrase in role[:2]:

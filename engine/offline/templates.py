@@ -28,6 +28,10 @@ OPENERS = (
     "The story of {t} is really a story about {u}.",
     "Anyone who spends time with {t} soon notices how much it shapes {u}.",
     "{T} sits at the point where {u} meets everyday practice.",
+    "Few subjects divide opinion quite like {t}.",
+    "Ask ten people about {t} and you will hear ten different stories.",
+    "{T} has moved from the margins to the centre of the conversation.",
+    "The first thing to understand about {t} is how it connects to {u}.",
 )
 BODY = (
     "A good starting point is to ask what {t} changes for the people involved.",
@@ -44,12 +48,25 @@ BODY = (
     "A concrete example makes {t} easier to judge than any abstract argument.",
     "The open question is how {t} will scale as {u} keeps changing.",
     "What ties it together is a simple rule: treat {u} as part of {t}, not an afterthought.",
+    "The early results from {t} are promising, though {u} remains the hard part.",
+    "One overlooked detail is how {t} changes the daily routine around {u}.",
+    "People who work closely with {t} describe it in practical, unglamorous terms.",
+    "The debate about {t} often skips over {u}, which is where the real trade-offs live.",
+    "Over the last few years, {t} has become easier to try and harder to ignore.",
+    "Good decisions about {t} start with honest questions about {u}.",
+    "The best examples of {t} share one trait: they keep {u} simple.",
+    "Money matters here too, since {t} shifts who pays for {u}.",
+    "Done badly, {t} adds noise; done well, it clarifies {u}.",
+    "Local experience with {t} varies, and {u} explains much of the difference.",
 )
 CLOSERS = (
     "In short, {t} deserves attention, and {u} is where to begin.",
     "The takeaway is simple: understand {u} and {t} starts to make sense.",
     "Handled with care, {t} can become a real strength.",
     "That is why {t} keeps coming back as a topic worth writing about.",
+    "The next few years will show whether {t} lives up to its promise.",
+    "Whatever happens next, {u} will decide how far {t} can go.",
+    "For now, the sensible move is to learn from {t} and keep an eye on {u}.",
 )
 CRITIQUE = (
     "The piece on {t} has a clear goal, but the opening takes too long to reach it.",
