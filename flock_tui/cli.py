@@ -127,8 +127,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     web = parser.add_argument_group("dashboard (--web)")
     web.add_argument("--web", action="store_true", help="also serve the run to a browser dashboard")
-    web.add_argument("--host", default="127.0.0.1", help="address to serve on (default 127.0.0.1)")
-    web.add_argument("--port", type=_port, default=8344, help="port to serve on (default 8344)")
+    web.add_argument("--host", help="address to serve on (default 127.0.0.1)")
+    web.add_argument(
+        "--port", type=_port, help="port to serve on (default 8344; 0 = any free port)"
+    )
     web.add_argument(
         "--token",
         help="access token for the dashboard (generated when binding to a non-loopback"
@@ -184,6 +186,12 @@ def parse_args(argv: list[str]) -> Invocation:
     else:
         ns = parser.parse_args([*head, "--", command])
         mode, target, args = "script", command, rest
+    if ns.speed is not None and mode != "replay":
+        raise UsageError("--speed only applies to replay")
+    if not ns.web and (ns.host is not None or ns.port is not None):
+        raise UsageError("--host and --port only apply with --web")
+    if ns.token is not None and not ns.web and mode != "attach":
+        raise UsageError("--token only applies with --web or attach")
     return Invocation(
         mode=mode,
         target=target,
@@ -191,8 +199,8 @@ def parse_args(argv: list[str]) -> Invocation:
         record=ns.record,
         exit_on_finish=ns.exit_on_finish,
         web=ns.web,
-        host=ns.host,
-        port=ns.port,
+        host=ns.host if ns.host is not None else "127.0.0.1",
+        port=ns.port if ns.port is not None else 8344,
         token=ns.token,
         speed=ns.speed,
     )
