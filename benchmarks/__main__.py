@@ -27,6 +27,8 @@ def _write_json(results: dict[str, Any], path: str | None) -> None:
     for stats in results.get("render", {}).values():
         if isinstance(stats, dict) and "timeline" in stats:
             stats["timeline"] = report.downsample(stats["timeline"])
+        if isinstance(stats, dict):
+            stats.pop("stamps", None)  # per-frame detail: too big for the saved figures
     Path(path).write_text(json.dumps(results, indent=1, default=str))
     print(f"wrote {path}", file=sys.stderr)
 
@@ -57,6 +59,11 @@ def main(argv: list[str] | None = None) -> int:
     p_render.add_argument("--source", choices=("child", "pipe"), default="child")
     p_render.add_argument("--json", dest="json_path")
     p_render.add_argument("--profile", help="cProfile the measured process into this file")
+    p_render.add_argument(
+        "--patch",
+        default="",
+        help="A/B only: comma-separated proposed changes from benchmarks/experiments.py",
+    )
 
     p_pipe = sub.add_parser("pipe", help="events/s decoded from the child pipe, nothing drawn")
     p_pipe.add_argument("--events", type=int, default=200_000)
@@ -106,10 +113,12 @@ def main(argv: list[str] | None = None) -> int:
             lines=args.lines,
         )
         profile = str(Path(args.profile).resolve()) if args.profile else None
-        stats = run_scenario(scenario, source=args.source, profile=profile)
+        patches = [p.strip() for p in args.patch.split(",") if p.strip()]
+        stats = run_scenario(scenario, source=args.source, profile=profile, patches=patches)
         results = {"render": {scenario.name: stats}}
         _write_json(results, args.json_path)
         stats.pop("timeline", None)
+        stats.pop("stamps", None)
         _print(stats)
         print(report._table(report.RENDER_HEADERS, report.render_rows(results)))
         return 1 if "error" in stats else 0

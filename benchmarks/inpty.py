@@ -25,12 +25,17 @@ def run(config: dict[str, Any]) -> dict[str, Any]:
     recorder = Recorder(warmup=config.get("warmup", 1.0), input_rate=config["input_rate"])
     source, source_kind = make_source(config["producer_args"], prefer=config.get("source", "child"))
     kind = config["kind"]
+    patches = list(config.get("patches") or [])
     error: str | None = None
     try:
+        if patches:
+            from benchmarks import experiments
+
+            experiments.apply(patches)
         if kind == "ours":
             from benchmarks.ours import make_app
 
-            app = make_app(source, recorder)
+            app = make_app(source, recorder, patches=patches)
             app.run()
             if app._exception is not None:  # Textual printed it; keep it in the stats
                 raise app._exception
@@ -52,6 +57,8 @@ def run(config: dict[str, Any]) -> dict[str, Any]:
     stats = recorder.result()
     stats["kind"] = kind
     stats["source"] = source_kind
+    if patches:
+        stats["patches"] = patches
     if error:
         stats["error"] = error
     return stats

@@ -13,6 +13,7 @@ import inspect
 from pathlib import Path, PurePath
 from typing import Any
 
+from benchmarks import experiments
 from benchmarks.recorder import CountingSource, Recorder
 from engine.events import Envelope
 
@@ -29,13 +30,23 @@ def _absolute_css(app_class: type) -> Any:
     return [str(base / item) for item in css]
 
 
-def make_app(source: Any, recorder: Recorder, *, title: str = "flock-tui benchmark") -> Any:
+def make_app(
+    source: Any,
+    recorder: Recorder,
+    *,
+    title: str = "flock-tui benchmark",
+    patches: list[str] | None = None,
+) -> Any:
     from flock_tui.app import FlockApp
+
+    freeze = "gc-freeze" in (patches or [])
 
     class BenchFlockApp(FlockApp):
         CSS_PATH = _absolute_css(FlockApp)
 
         def events_applied(self, batch: list[Envelope]) -> None:
+            if freeze:
+                experiments.gc_freeze_once()
             super().events_applied(batch)
             if recorder.on_applied(batch):
                 self.call_after_refresh(recorder.stamp)

@@ -10,6 +10,7 @@ applied plus a warm-up to the last token applied (start-up excluded).
 from __future__ import annotations
 
 import asyncio
+import gc
 import threading
 import time
 from collections.abc import Iterable
@@ -43,10 +44,21 @@ class Recorder:
         self.ended_t: float | None = None
         self.notes: list[str] = []
         self.points: list[tuple[float, float, int]] = []  # (time, cpu, applied) per batch
+        self.stamps: list[tuple[float, int, float]] = []  # (time, events, oldest's latency)
         self._pending: list[float] = []
         self._lock = threading.Lock()
         self.queue: asyncio.Queue[SourceItem] | None = None
         self.started_t = time.time()
+        self.gc_pauses: list[tuple[float, int, float]] = []  # (end time, generation, seconds)
+        self._gc_started = 0.0
+        gc.callbacks.append(self._on_gc)
+
+    def _on_gc(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._gc_started = time.perf_counter()
+        else:
+            pause = time.perf_counter() - self._gc_started
+            self.gc_pauses.append((time.time(), info["generation"], pause))
 
     # -- source side -------------------------------------------------------------------
     def on_received(self, item: object) -> None:
@@ -76,7 +88,9 @@ class Recorder:
         now = time.time()
         with self._lock:
             pending, self._pending = self._pending, []
-        self.latencies.extend(now - t for t in pending)
+        if pending:
+            self.latencies.extend(now - t for t in pending)
+            self.stamps.append((now, len(pending), now - min(pending)))
 
     def frame(self) -> None:
         self.frames.append(time.time())
@@ -101,6 +115,7 @@ class Recorder:
             "peak_rss_mb": round(metrics.peak_rss_bytes() / metrics.MIB, 1),
             "notes": self.notes,
             "timeline": self.timeline.to_json(),
+            "stamps": [[round(t, 4), n, round(lat, 4)] for t, n, lat in self.stamps],
         }
         samples = self.timeline.samples
         out["rss_start_mb"] = round(samples[0].rss / metrics.MIB, 1) if samples else None
@@ -122,8 +137,16 @@ class Recorder:
             share = (c1 - c0) / (t1 - t0)
             per_event = (c1 - c0) / (a1 - a0) if a1 > a0 else None
             start = t0
+        pauses = [(g, p) for t, g, p in self.gc_pauses if start <= t <= end]
+        full = [p for g, p in pauses if g == 2]
         out.update(
             {
+                "gc": {
+                    "collections": len(pauses),
+                    "total_ms": round(sum(p for _, p in pauses) * 1000, 1),
+                    "gen2": len(full),
+                    "gen2_max_ms": round(max(full) * 1000, 1) if full else 0.0,
+                },
                 "window_s": round(end - start, 3),
                 "cpu_share": None if share is None else round(share, 4),
                 "cpu_us_per_token": None if per_event is None else round(per_event * 1e6, 2),

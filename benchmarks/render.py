@@ -58,6 +58,7 @@ def run_scenario(
     cols: int = 200,
     rows: int = 50,
     profile: str | None = None,
+    patches: list[str] | None = None,
 ) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="flock-bench-") as tmp:
         stats_path = Path(tmp) / "stats.json"
@@ -71,6 +72,7 @@ def run_scenario(
             "source": source,
             "stats_path": str(stats_path),
             "profile": profile,
+            "patches": patches or [],
         }
         config_path.write_text(json.dumps(config))
         result = run_in_pty(
