@@ -18,17 +18,16 @@ Merges and drops are counted here and reported to the client in `stats` messages
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from engine.events import LIFECYCLE_EVENTS
 
-from .history import Frame
-
-MergeKey = tuple[str, str, str | None]
+from .history import Frame, MergeKey
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,11 +46,9 @@ class _Pending:
     seq: int | None
     frame: Frame | None = None
     text: str | None = None
-    key: MergeKey | None = None
-    parts: list[str] | None = None
+    parts: list[str] | None = None  # the contents folded into a merged token frame
     merged: int = 1
     final: bool = False
-    dead: bool = False
     size: int = 0
 
     def render(self) -> str:
@@ -67,23 +64,6 @@ class _Pending:
         return json.dumps(raw, ensure_ascii=False, separators=(",", ":"))
 
 
-def merge_key(frame: Frame) -> MergeKey | None:
-    """The (agent, run, field) a token frame belongs to, or None when it cannot merge."""
-    envelope = frame.envelope
-    if envelope.event_type != "streaming_output":
-        return None
-    data = envelope.data
-    if data.get("output_type", "llm_token") != "llm_token":
-        return None
-    agent, run = data.get("agent_name"), data.get("run_id")
-    if not isinstance(agent, str) or not isinstance(run, str):
-        return None
-    if not isinstance(data.get("content", ""), str):
-        return None
-    fld = data.get("field")
-    return (agent, run, fld if isinstance(fld, str) else None)
-
-
 @dataclass
 class ClientStats:
     sent: int = 0
@@ -92,7 +72,11 @@ class ClientStats:
 
 
 class ClientQueue:
-    """The outgoing items of one client: first a replay from history, then live frames."""
+    """The outgoing items of one client: first a replay from history, then live frames.
+
+    Live items sit in an insertion-ordered dict: a merge moves the stream's item to the
+    end in O(1) (so seq stays increasing for the client) and leaves nothing behind.
+    """
 
     def __init__(self, limits: QueueLimits | None = None, *, stats_interval: float = 1.0) -> None:
         self.limits = limits or QueueLimits()
@@ -103,9 +87,9 @@ class ClientQueue:
         self.closed_reason: str | None = None
         self.too_far_behind = False
         self._replay: deque[_Pending] = deque()
-        self._pending: deque[_Pending] = deque()
-        self._open: dict[MergeKey, _Pending] = {}
-        self._items = 0
+        self._pending: OrderedDict[int, _Pending] = OrderedDict()
+        self._open: dict[MergeKey, int] = {}  # stream -> id of its queued item
+        self._ids = itertools.count()
         self._bytes = 0
         self._behind_since: float | None = None
         self._stats_dirty = False
@@ -116,7 +100,7 @@ class ClientQueue:
     # -- sizes -------------------------------------------------------------------------
     @property
     def pending_items(self) -> int:
-        return self._items
+        return len(self._pending)
 
     @property
     def pending_bytes(self) -> int:
@@ -127,7 +111,7 @@ class ClientQueue:
         return len(self._replay)
 
     def _over(self, items: int, size: int) -> bool:
-        return self._items >= items or self._bytes >= size
+        return len(self._pending) >= items or self._bytes >= size
 
     # -- producer side (synchronous, never blocks) -------------------------------------
     def replay(self, frames: Sequence[Frame], preface: Sequence[str] = ()) -> None:
@@ -135,7 +119,7 @@ class ClientQueue:
         self._replay.clear()
         self._pending.clear()
         self._open.clear()
-        self._items = self._bytes = 0
+        self._bytes = 0
         self._behind_since = None
         for text in preface:
             self._replay.append(_Pending(seq=None, text=text))
@@ -152,53 +136,52 @@ class ClientQueue:
         if self.closed_reason is not None or self.too_far_behind:
             return
         limits = self.limits
-        key = merge_key(frame)
+        key = frame.key
         if key is not None and self._over(limits.soft_items, limits.soft_bytes):
-            old = self._open.get(key)
-            if old is not None and not old.dead:
-                self._merge(old, frame, key)
+            old_id = self._open.get(key)
+            if old_id is not None:
+                self._merge(old_id, frame, key)
+                self._check_behind()
                 return
-        if key is None and frame.envelope.event_type not in LIFECYCLE_EVENTS:
+        if key is None and frame.event_type not in LIFECYCLE_EVENTS:
             if self._over(limits.hard_items, limits.hard_bytes):
                 self.stats.drops += 1
                 self._stats_dirty = True
                 self._check_behind()
                 return
-        item = _Pending(seq=frame.seq, frame=frame, key=key, size=frame.size)
+        item = _Pending(seq=frame.seq, frame=frame, size=frame.size, final=frame.is_final)
+        item_id = self._push(item)
         if key is not None:
-            item.final = bool(frame.envelope.data.get("is_final"))
-            self._open[key] = item
-        self._push(item)
+            self._open[key] = item_id
         self._check_behind()
 
-    def _merge(self, old: _Pending, frame: Frame, key: MergeKey) -> None:
-        old.dead = True
-        self._items -= 1
-        self._bytes -= old.size
-        content = frame.envelope.data.get("content", "")
-        parts = (old.parts if old.parts is not None else [_content(old)]) + [content]
-        item = _Pending(
-            seq=frame.seq,
-            frame=frame,
-            key=key,
-            parts=parts,
-            merged=old.merged + 1,
-            final=old.final or bool(frame.envelope.data.get("is_final")),
-            size=old.size + len(content),
-        )
-        self._open[key] = item
+    def _merge(self, old_id: int, frame: Frame, key: MergeKey) -> None:
+        item = self._pending.pop(old_id)
+        assert item.frame is not None
+        if item.parts is None:
+            item.parts = [item.frame.content]
+        item.parts.append(frame.content)
+        item.seq = frame.seq  # the later seq, and the later frame's envelope fields
+        item.frame = frame
+        item.merged += 1
+        item.final = item.final or frame.is_final
+        item.size += len(frame.content)
+        self._bytes += len(frame.content)
+        new_id = next(self._ids)
+        self._pending[new_id] = item  # moved to the end: after everything older
+        self._open[key] = new_id
         self.stats.merges += 1
         self._stats_dirty = True
-        self._push(item)
-        self._check_behind()
+        self._wake.set()
 
-    def _push(self, item: _Pending) -> None:
+    def _push(self, item: _Pending) -> int:
         if not item.size:
             item.size = len(item.text or "")
-        self._pending.append(item)
-        self._items += 1
+        item_id = next(self._ids)
+        self._pending[item_id] = item
         self._bytes += item.size
         self._wake.set()
+        return item_id
 
     def _check_behind(self) -> None:
         limits = self.limits
@@ -234,7 +217,7 @@ class ClientQueue:
                 "type": "stats",
                 "merges": self.stats.merges,
                 "drops": self.stats.drops,
-                "queued": self._items,
+                "queued": len(self._pending),
             }
         )
 
@@ -250,20 +233,18 @@ class ClientQueue:
                 self.sent_seq = max(self.sent_seq, item.seq)
             return item.render()
         while self._pending:
-            item = self._pending.popleft()
-            if item.dead:
-                continue
-            self._items -= 1
+            item_id, item = self._pending.popitem(last=False)
             self._bytes -= item.size
-            if item.key is not None and self._open.get(item.key) is item:
-                del self._open[item.key]
+            if item.frame is not None and item.frame.key is not None:
+                if self._open.get(item.frame.key) == item_id:
+                    del self._open[item.frame.key]
+            if not self._over(self.limits.hard_items, self.limits.hard_bytes):
+                self._behind_since = None
             if item.seq is not None:
                 if item.seq <= self.skip_until:
                     continue
                 self.sent_seq = max(self.sent_seq, item.seq)
                 self.stats.sent += 1
-            if not self._over(self.limits.hard_items, self.limits.hard_bytes):
-                self._behind_since = None
             return item.render()
         return None
 
@@ -291,10 +272,4 @@ class ClientQueue:
         return out
 
 
-def _content(item: _Pending) -> str:
-    assert item.frame is not None
-    content = item.frame.envelope.data.get("content", "")
-    return content if isinstance(content, str) else ""
-
-
-__all__ = ["ClientQueue", "ClientStats", "QueueLimits", "merge_key"]
+__all__ = ["ClientQueue", "ClientStats", "QueueLimits"]

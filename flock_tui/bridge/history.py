@@ -12,23 +12,58 @@ from collections import deque
 from dataclasses import dataclass
 from itertools import islice
 
-from engine.events import Envelope
+from engine.events import Envelope, encode
+
+MergeKey = tuple[str, str, str | None]
 
 
 @dataclass(frozen=True, slots=True)
 class Frame:
-    """One envelope and its encoded text frame, shared by history and every client."""
+    """One event's encoded text frame, shared by history and every client queue.
 
-    envelope: Envelope
+    Only what the queues need is kept beside the text (not the pydantic Envelope), so
+    the history costs about the size of its frames.
+    """
+
+    seq: int
+    event_type: str
     text: str
+    key: MergeKey | None = None  # (agent_name, run_id, field) of an llm_token chunk
+    content: str = ""
+    is_final: bool = False
 
-    @property
-    def seq(self) -> int:
-        return self.envelope.seq
+    @classmethod
+    def of(cls, envelope: Envelope) -> Frame:
+        key = merge_key(envelope)
+        data = envelope.data
+        return cls(
+            seq=envelope.seq,
+            event_type=envelope.event_type,
+            text=encode(envelope),
+            key=key,
+            content=data.get("content", "") if key is not None else "",
+            is_final=bool(data.get("is_final")) if key is not None else False,
+        )
 
     @property
     def size(self) -> int:
         return len(self.text)
+
+
+def merge_key(envelope: Envelope) -> MergeKey | None:
+    """The (agent, run, field) a token event belongs to, or None when it cannot merge."""
+    if envelope.event_type != "streaming_output":
+        return None
+    data = envelope.data
+    if data.get("output_type", "llm_token") != "llm_token":
+        return None
+    agent, run = data.get("agent_name"), data.get("run_id")
+    if not isinstance(agent, str) or not isinstance(run, str):
+        return None
+    if not isinstance(data.get("content", ""), str):
+        return None
+    fld = data.get("field")
+    return (agent, run, fld if isinstance(fld, str) else None)
 
 
 class EventHistory:

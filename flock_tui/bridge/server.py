@@ -22,7 +22,7 @@ from typing import Any
 
 from aiohttp import web
 
-from engine.events import Envelope, encode
+from engine.events import Envelope
 
 from . import api
 from .clients import QueueLimits
@@ -180,7 +180,7 @@ class Bridge:
             # Resume relies on strictly increasing seq: re-stamp an out-of-order event.
             envelope = envelope.model_copy(update={"seq": self.history.last_seq + 1})
             self.restamped += 1
-        frame = Frame(envelope, encode(envelope))
+        frame = Frame.of(envelope)
         self.history.append(frame)
         self.state.apply(envelope)
         for client in self.clients:

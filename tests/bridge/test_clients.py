@@ -10,7 +10,6 @@ from engine.events import (
     EventFactory,
     MessagePublished,
     StreamingOutput,
-    encode,
 )
 from flock_tui.bridge.clients import ClientQueue, QueueLimits
 from flock_tui.bridge.history import EventHistory, Frame
@@ -28,7 +27,7 @@ SMALL = QueueLimits(
 
 
 def frame(envelope) -> Frame:
-    return Frame(envelope, encode(envelope))
+    return Frame.of(envelope)
 
 
 def drain(queue: ClientQueue) -> list[dict]:

@@ -6,6 +6,7 @@ import asyncio
 import base64
 import os
 import socket
+import tracemalloc
 
 import aiohttp
 
@@ -109,6 +110,7 @@ async def test_never_reading_client_is_bounded_and_does_not_hold_back_others():
         # Long run ids make big frames that fill the kernel's socket buffers quickly,
         # while the streamed text itself stays small.
         run_id = "run-" + "x" * 1000
+        tracemalloc.start()
         for i in range(12_000):
             name = agents[i % len(agents)]
             content = f"{i:05d}:tok "
@@ -122,6 +124,14 @@ async def test_never_reading_client_is_bounded_and_does_not_hold_back_others():
             if i % 50 == 0:
                 await asyncio.sleep(0)
         await reader.wait_for(bridge.history.last_seq)
+        # What the bridge's client queues hold for the stuck client, measured, not counted.
+        held = sum(
+            stat.size
+            for stat in tracemalloc.take_snapshot().statistics("filename")
+            if stat.traceback[0].filename.endswith(("bridge/clients.py", "bridge/wsclient.py"))
+        )
+        tracemalloc.stop()
+        assert held < 1024 * 1024, held
 
         # The reading client got every character of every stream, in order.
         for name in agents:
