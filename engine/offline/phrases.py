@@ -97,6 +97,10 @@ def _runs(text: str, capitals: set[str]) -> list[list[str]]:
     return [run[i : i + 3] for run in runs for i in range(0, len(run), 3)]
 
 
+MAX_TEXT = 20_000  # characters read per input value
+MAX_TEXTS = 32  # input values read
+
+
 def key_phrases(texts: list[str], limit: int = 6) -> list[str]:
     """Topic phrases of the inputs, the weightiest first (it is the topic).
 
@@ -105,7 +109,7 @@ def key_phrases(texts: list[str], limit: int = 6) -> list[str]:
     the inputs (plurals counted with singulars), the very first phrase getting a bonus,
     then by first appearance.
     """
-    texts = [strip_own_text(t) for t in texts]
+    texts = [strip_own_text(t[:MAX_TEXT]) for t in texts[:MAX_TEXTS]]
     texts = [t for t in texts if t.strip() and t.strip().lower() not in ("n/a", "none")]
     if not texts:
         return []

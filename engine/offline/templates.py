@@ -137,7 +137,10 @@ def _template_regex(template: str) -> re.Pattern[str]:
     pattern = "".join(
         r"([^.!?:;\n\"]{1,80}?)" if re.fullmatch(r"\{\w\}", p) else re.escape(p) for p in parts
     )
-    return re.compile(pattern)
+    if template.startswith("{"):
+        # Starts with a slot: try only at sentence starts, not at every character.
+        pattern = r"(?:^|(?<=[.!?] ))" + pattern
+    return re.compile(pattern, re.MULTILINE)
 
 
 _OWN_SENTENCES = tuple(
