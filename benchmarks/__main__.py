@@ -103,8 +103,9 @@ def main(argv: list[str] | None = None) -> int:
     if command == "render":
         from benchmarks.render import Scenario, run_scenario
 
+        label = f"{args.lines}lines" if args.lines else f"{args.rate:g}"
         scenario = Scenario(
-            f"{args.kind}_{args.agents}x{args.rate:g}",
+            f"{args.kind}_{args.agents}x{label}",
             args.kind,
             args.agents,
             rate=args.rate,

@@ -27,6 +27,7 @@ def run(config: dict[str, Any]) -> dict[str, Any]:
     kind = config["kind"]
     patches = list(config.get("patches") or [])
     error: str | None = None
+    extra: dict[str, Any] = {}
     try:
         if patches:
             from benchmarks import experiments
@@ -37,6 +38,9 @@ def run(config: dict[str, Any]) -> dict[str, Any]:
 
             app = make_app(source, recorder, patches=patches)
             app.run()
+            from benchmarks.ours import scrollback_figures
+
+            extra["scrollback"] = scrollback_figures(app)
             if app._exception is not None:  # Textual printed it; keep it in the stats
                 raise app._exception
         elif kind == "static":
@@ -55,6 +59,7 @@ def run(config: dict[str, Any]) -> dict[str, Any]:
     except BaseException:  # report, never lose the figures collected so far
         error = traceback.format_exc(limit=8)
     stats = recorder.result()
+    stats.update(extra)
     stats["kind"] = kind
     stats["source"] = source_kind
     if patches:

@@ -60,3 +60,19 @@ def make_app(
             self.run_worker(recorder.sample_forever(), group="benchmark-sampler")
 
     return BenchFlockApp(CountingSource(source, recorder), exit_on_finish=True, title=title)
+
+
+def scrollback_figures(app: Any) -> dict[str, Any]:
+    """Visual rows kept and trimmed per pane (reads FlockApp.panes -> LineView.document)."""
+    try:
+        documents = [pane.document for pane in app.panes.values()]
+        rows = [doc.height for doc in documents]
+        trimmed = [doc.trimmed for doc in documents]
+    except AttributeError as exc:  # the app's internals moved: say so, do not fail
+        return {"error": f"cannot read pane documents: {exc}"}
+    return {
+        "panes": len(rows),
+        "rows_min": min(rows, default=0),
+        "rows_max": max(rows, default=0),
+        "rows_trimmed_total": sum(trimmed),
+    }

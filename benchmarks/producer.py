@@ -206,7 +206,7 @@ def run_lines(
                 continue
             text = "".join(
                 f"line {written[index] + k + 1:5d}:"
-                + "".join(f" {rng.choice(_WORDS)}" for _ in range(8))
+                + "".join(f" {rng.choice(_WORDS)}" for _ in range(4))
                 + "\n"
                 for k in range(count)
             )
