@@ -140,9 +140,7 @@ class WebSocketSource:
                 self.connections += 1
                 failures = 0
                 backoff = 0.25
-                if self.connections == 1:
-                    queue.put_nowait(SourceNotice("info", f"attached to {self.url}"))
-                else:
+                if self.connections > 1:  # the first connection needs no notice
                     queue.put_nowait(
                         SourceNotice("info", f"reconnected; resuming after seq {self.server_seq}")
                     )

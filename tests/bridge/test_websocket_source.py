@@ -21,7 +21,15 @@ async def next_item(queue: asyncio.Queue, kind: type | tuple[type, ...] = object
                 return item
 
 
-async def envelopes_until(queue: asyncio.Queue, count: int) -> list[Envelope]:
+async def connected(bridge: Bridge) -> None:
+    async with asyncio.timeout(TIMEOUT):
+        while not bridge.clients:
+            await asyncio.sleep(0.01)
+
+
+async def envelopes_until(
+    queue: asyncio.Queue, count: int, notices: list[str] | None = None
+) -> list[Envelope]:
     got: list[Envelope] = []
     async with asyncio.timeout(TIMEOUT):
         while len(got) < count:
@@ -29,6 +37,8 @@ async def envelopes_until(queue: asyncio.Queue, count: int) -> list[Envelope]:
             assert not isinstance(item, SourceEnded), item
             if isinstance(item, Envelope):
                 got.append(item)
+            elif notices is not None and isinstance(item, SourceNotice):
+                notices.append(item.text)
     return got
 
 
@@ -43,8 +53,7 @@ async def test_attach_streams_then_ends_when_the_server_announces_it(factory: Ev
     queue: asyncio.Queue = asyncio.Queue()
     task = asyncio.create_task(source.run(queue))
     try:
-        notice = await next_item(queue, SourceNotice)
-        assert notice.level == "info" and "attached" in notice.text
+        await connected(bridge)
         for envelope in envelopes[5:]:
             bridge.publish(envelope)
         got = await envelopes_until(queue, len(envelopes))
@@ -81,8 +90,10 @@ async def test_reconnects_and_resumes_without_gap_or_duplicate(factory: EventFac
                 client.stop(1012, "restarting")
             for i in range(20, 30):
                 bridge.publish(token(factory, "a", f"{round_}.{i} "))
-            got = await envelopes_until(queue, 10)
+            notices: list[str] = []
+            got = await envelopes_until(queue, 10, notices)
             contents += [e.data["content"] for e in got]
+            assert any("reconnected; resuming after seq" in n for n in notices), notices
         expected = [f"{r}.{i} " for r in range(3) for i in range(30)]
         assert contents == expected
         assert source.connections >= 3
@@ -136,7 +147,7 @@ async def test_wrong_token_ends_with_a_clear_reason():
         ok = WebSocketSource(bridge.ws_url + "?token=right")
         queue = asyncio.Queue()
         task = asyncio.create_task(ok.run(queue))
-        assert "attached" in (await next_item(queue, SourceNotice)).text
+        await connected(bridge)
         await ok.stop()
         await asyncio.wait_for(task, TIMEOUT)
     finally:
