@@ -55,14 +55,15 @@
     const title = el("span", "card-name", name);
     const badge = el("span", "badge", "idle");
     badge.dataset.state = "idle";
+    const iteration = el("span", "muted");
     const tokens = el("span", "tokens muted", "0 tok");
-    head.append(title, badge, tokens);
+    head.append(title, badge, iteration, tokens);
     const description = el("div", "muted");
     const fields = el("div", "fields");
     const error = el("div", "error-text");
     card.append(head, description, fields, error);
     $("agents").appendChild(card);
-    view = { card, badge, tokens, description, fieldsEl: fields, error, fields: new Map(), count: 0, runId: null };
+    view = { card, badge, iteration, tokens, description, fieldsEl: fields, error, fields: new Map(), count: 0, runId: null };
     agents.set(name, view);
     $("agent-count").textContent = `(${agents.size})`;
     return view;
@@ -103,14 +104,28 @@
     const head = el("div");
     head.append(el("span", "artifact-type", data.artifact_type), document.createTextNode(" "),
       el("span", "muted", `by ${data.produced_by}`));
-    const payload = el("pre", "payload", JSON.stringify(data.payload, null, 2));
     item.dataset.type = String(data.artifact_type);
-    item.append(head, payload);
+    item.append(head);
+    const payload = data.payload && typeof data.payload === "object" ? data.payload : { value: data.payload };
+    for (const [key, value] of Object.entries(payload)) {
+      item.append(el("div", "field-name", key));
+      item.append(el("pre", "payload", typeof value === "string" ? value : JSON.stringify(value, null, 1)));
+    }
     const feed = $("artifacts");
     feed.prepend(item);
     while (feed.childNodes.length > 300) feed.lastChild.remove();
     artifactCount += 1;
     $("artifact-count").textContent = `(${artifactCount})`;
+  }
+  const knownTypes = new Set();
+  function learnTypes(types) {
+    for (const type of types || []) {
+      if (knownTypes.has(type)) continue;
+      knownTypes.add(type);
+      const option = document.createElement("option");
+      option.value = String(type);
+      $("types").append(option);
+    }
   }
   function addConsole(text) {
     appendText($("console"), text.endsWith("\n") ? text : text + "\n");
@@ -128,12 +143,14 @@
       case "agent_registered": {
         const view = agentView(d.name);
         view.description.textContent = d.description || "";
+        learnTypes(d.consumes);
         break;
       }
       case "agent_activated": {
         const view = agentView(d.agent_name);
         newRun(view, d.run_id);
         setState(view, "running");
+        view.iteration.textContent = d.iteration > 1 ? `run #${d.iteration}` : "";
         break;
       }
       case "streaming_output": {
@@ -182,6 +199,7 @@
     for (const a of snap.agents || []) {
       const view = agentView(a.name);
       view.description.textContent = a.description || "";
+      learnTypes(a.consumes);
       setState(view, a.state || "idle");
       setTokens(view, a.tokens || 0);
       if (a.current) {
@@ -209,7 +227,7 @@
         break;
       case "end":
         ended = true;
-        setConn("ended", `run ended: ${msg.reason || ""}`);
+        setConn("ended", !msg.reason || msg.reason === "run ended" ? "run ended" : `ended: ${msg.reason}`);
         break;
       case "error":
         console.warn("bridge:", msg.message);
@@ -254,7 +272,9 @@
       if (socket !== ws) return;
       if (ended || event.code === 1000) {
         ended = true;
-        setConn("ended", `run ended${event.reason ? ": " + event.reason : ""}`);
+        if ($("conn").dataset.state !== "ended") {
+          setConn("ended", event.reason && event.reason !== "run ended" ? `ended: ${event.reason}` : "run ended");
+        }
         return;
       }
       const wait = Math.min(backoff, 10000);
