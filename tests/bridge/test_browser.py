@@ -190,3 +190,61 @@ async def test_page_reconnects_and_resumes_without_gap_or_duplicate(page):
         assert await page.evaluate("window.__flockDashboard.lastSeq()") == bridge.history.last_seq
     finally:
         await bridge.close("test over")
+
+
+async def test_page_with_a_token_streams_and_publishes_through_the_form(page):
+    factory = EventFactory()
+    published: list[tuple[str, dict]] = []
+
+    async def handler(artifact_type: str, content: dict) -> dict:
+        if artifact_type != "Idea":
+            raise ValueError(f"unknown artifact type {artifact_type!r}")
+        published.append((artifact_type, content))
+        bridge.publish(
+            factory.make(
+                MessagePublished(
+                    artifact_id="p1", artifact_type="Idea", produced_by="external", payload=content
+                )
+            )
+        )
+        return {"id": "p1"}
+
+    bridge = Bridge(port=0, token="tok-123", publish_handler=handler)
+    url = await bridge.start()
+    try:
+        assert url.endswith("?token=tok-123")
+        bridge.publish(factory.make(AgentRegistered(name="writer", consumes=["Idea"])))
+        await page.goto(url)
+        await page.wait_for_selector('#conn[data-state="live"]', timeout=WAIT * 1000)
+        await page.wait_for_selector(".card[data-agent=writer]", timeout=WAIT * 1000)
+        assert await page.eval_on_selector_all("#types option", "os => os.map(o => o.value)") == [
+            "Idea"
+        ]
+        await page.click("#publish summary")
+        await page.fill("#publish-type", "Idea")
+        await page.fill("#publish-content", '{"topic": "owls"}')
+        await page.click("#publish-form button")
+        await page.wait_for_selector('.artifact[data-type="Idea"]', timeout=WAIT * 1000)
+        assert await page.text_content("#publish-result") == "published"
+        assert published == [("Idea", {"topic": "owls"})]
+        await page.fill("#publish-type", "Nope")
+        await page.click("#publish-form button")
+        await page.wait_for_function(
+            "() => document.querySelector('#publish-result').textContent.startsWith('422')",
+            timeout=WAIT * 1000,
+        )
+        assert "unknown artifact type 'Nope'" in await page.text_content("#publish-result")
+        await page.fill("#publish-content", "{not json")
+        await page.click("#publish-form button")
+        await page.wait_for_function(
+            "() => document.querySelector('#publish-result').textContent.includes('not JSON')",
+            timeout=WAIT * 1000,
+        )
+        # Without the token the same page gets nothing.
+        other = await page.context.new_page()
+        await other.goto(url.split("?")[0])
+        await other.wait_for_selector('#conn:not([data-state="connecting"])', timeout=WAIT * 1000)
+        assert await other.locator(".card").count() == 0
+        await other.close()
+    finally:
+        await bridge.close("test over")
