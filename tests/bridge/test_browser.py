@@ -248,3 +248,30 @@ async def test_page_with_a_token_streams_and_publishes_through_the_form(page):
         await other.close()
     finally:
         await bridge.close("test over")
+
+
+async def test_page_keeps_a_long_stream_bounded(page):
+    factory = EventFactory()
+    bridge = Bridge(port=0)
+    url = await bridge.start()
+    try:
+        await page.goto(url)
+        await page.wait_for_selector('#conn[data-state="live"]', timeout=WAIT * 1000)
+        chunk = "y" * 1023
+        for i in range(400):  # 400 KiB of text in one stream
+            bridge.publish(token(factory, "long", f"{chunk}{i % 10}"))
+            if i % 50 == 0:
+                await asyncio.sleep(0)
+        last = token(factory, "long", "THE-END")
+        bridge.publish(last)
+        await page.wait_for_function(
+            "() => (document.querySelector('.card[data-agent=long] .stream') || {}).textContent?.endsWith('THE-END')",
+            timeout=WAIT * 1000,
+        )
+        length = await page.evaluate(
+            "document.querySelector('.card[data-agent=long] .stream').textContent.length"
+        )
+        assert 64 * 1024 < length <= 256 * 1024 + 2048
+        assert await page.text_content(".card[data-agent=long] .tokens") == "401 tok"
+    finally:
+        await bridge.close("test over")

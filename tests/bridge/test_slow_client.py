@@ -201,3 +201,19 @@ async def test_client_too_far_behind_is_closed_with_a_reason():
             stuck.close()
         await session.close()
         await bridge.close("test over")
+
+
+async def test_heartbeat_reaps_a_dead_client_even_when_idle():
+    bridge = Bridge(port=0, heartbeat=0.2)
+    await bridge.start()
+    stuck = await never_reading_client("127.0.0.1", bridge.port)  # never answers pings
+    try:
+        async with asyncio.timeout(TIMEOUT):
+            while not bridge.clients:
+                await asyncio.sleep(0.01)
+            while bridge.clients:
+                await asyncio.sleep(0.05)
+        assert bridge.health()["clients"] == 0
+    finally:
+        stuck.close()
+        await bridge.close("test over")

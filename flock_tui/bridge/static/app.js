@@ -34,12 +34,22 @@
       requestAnimationFrame(flush);
     }
   }
+  const MAX_CHARS = 256 * 1024; // per stream: a long run must not grow the page forever
+  const lengths = new WeakMap(); // <pre> -> characters shown
   function flush() {
     flushScheduled = false;
     for (const [pre, parts] of pending) {
       const stick = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 8;
-      pre.appendChild(document.createTextNode(parts.join("")));
-      if (pre.childNodes.length > 200) pre.normalize();
+      const text = parts.join("");
+      pre.appendChild(document.createTextNode(text));
+      let length = (lengths.get(pre) || 0) + text.length;
+      if (length > MAX_CHARS) {
+        pre.textContent = "…" + pre.textContent.slice(-MAX_CHARS / 2);
+        length = pre.textContent.length;
+      } else if (pre.childNodes.length > 200) {
+        pre.normalize();
+      }
+      lengths.set(pre, length);
       if (stick) pre.scrollTop = pre.scrollHeight;
     }
     pending.clear();
