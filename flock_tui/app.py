@@ -326,7 +326,7 @@ class FlockApp(App[int]):
         pane = self.focused_pane() or (grid.visible_panes() or [None])[0]
         if pane is None:
             return
-        pane.saved_scroll = (pane.scroll_y, pane.follow)
+        pane.saved_scroll = (pane.top, pane.follow)
         grid.zoomed = pane
         pane.add_class("-zoomed")
         grid.add_class("-zoomed")
@@ -338,16 +338,14 @@ class FlockApp(App[int]):
         saved = getattr(pane, "saved_scroll", None)
         if saved is None:
             return
-        scroll_y, follow = saved
+        top, follow = saved
 
         def restore() -> None:
-            pane.update_layout()
+            pane.relayout_view()
             if follow:
-                pane.follow = True
-                pane.scroll_end(animate=False, immediate=True, x_axis=False)
+                pane.scroll_to_tail()
             else:
-                pane.scroll_to(y=scroll_y, animate=False, immediate=True)
-                pane.follow = False
+                pane.scroll_to_line(top)
 
         self.call_after_refresh(restore)
 

@@ -1,31 +1,48 @@
-"""LineView: a Line-API scroll view over a Document, with follow-tail.
+"""LineView: a Line-API view over a Document that scrolls by itself, with follow-tail.
 
-Only visible lines are ever turned into Strips, and each is cached until the document
-reports that line changed or moved, so a frame in which one line of a pane grew redraws
-one line, not the pane.
+Why not a Textual ScrollView: in Textual 8 any scroll of any ScrollView makes the screen
+reflow and repaint every widget; with 16 panes following their tails that is a full
+screen repaint per frame. LineView keeps its own `top` line and draws its own scrollbar
+column, so a pane that scrolls repaints only itself, and a frame in which one line grew
+repaints one line. Only visible lines become Strips, cached until they change or move.
 """
 
 from __future__ import annotations
 
+from typing import ClassVar
+
+from rich.segment import Segment
 from rich.style import Style
-from textual.geometry import Size
+from textual import events
+from textual.binding import Binding, BindingType
+from textual.geometry import Region
 from textual.reactive import var
-from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.widget import Widget
 
 from flock_tui.widgets.document import Document
 
+BAR_TRACK = Style(color="grey30")
+BAR_THUMB = Style(color="grey70")
 
-class LineView(ScrollView, can_focus=True):
+
+class LineView(Widget, can_focus=True):
     """Draws only the visible lines of its document; follows the tail unless scrolled up."""
 
     DEFAULT_CSS = """
     LineView {
-        overflow-x: hidden;
-        overflow-y: scroll;
+        height: 1fr;
     }
     """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up", "scroll_lines(-1)", "Up", show=False),
+        Binding("down", "scroll_lines(1)", "Down", show=False),
+        Binding("pageup", "scroll_page(-1)", "Page up", show=False),
+        Binding("pagedown", "scroll_page(1)", "Page down", show=False),
+        Binding("home", "scroll_home", "Top", show=False),
+        Binding("end", "scroll_tail", "Tail", show=False),
+    ]
 
     follow: var[bool] = var(True)
     """Keep the newest line in view (paused while the user has scrolled up)."""
@@ -40,24 +57,39 @@ class LineView(ScrollView, can_focus=True):
     ) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self.document = Document(max_lines=max_lines)
+        self.top = 0
+        """The first document line in view."""
         self._laid_out_width = -1
-        self._following_scroll = False
         self._strips: dict[int, Strip] = {}
         self._base_style: Style | None = None
+        self._bar: tuple[int, int] = (0, 0)
 
-    # -- content
+    # ---------------------------------------------------------------- geometry
+    @property
+    def text_width(self) -> int:
+        return max(0, self.content_region.width - 1)  # the last column is the scrollbar
+
+    @property
+    def view_height(self) -> int:
+        return self.content_region.height
+
+    @property
+    def max_top(self) -> int:
+        return max(0, self.document.height - self.view_height)
+
+    # ------------------------------------------------------------------ content
     def update_layout(self) -> bool:
-        """Re-count lines after the document changed, then scroll to the tail if following.
+        """Re-count lines after the document changed, then follow the tail if following.
 
         Call once per batch; only lines that changed are repainted. Returns True when the
         whole view is repainted (it scrolled or an earlier line moved).
         """
-        width = self.scrollable_content_region.width
+        width = self.text_width
         if width <= 0 or not self.display:
-            self._laid_out_width = -1  # laid out when it is shown (on_resize)
+            self._laid_out_width = -1  # laid out when it is shown again (on_resize)
             return False
         document = self.document
-        old_height = self.virtual_size.height
+        old_height = document.height
         if width != self._laid_out_width:
             self._strips.clear()
             document.dirty_from = 0
@@ -70,38 +102,36 @@ class LineView(ScrollView, can_focus=True):
             else:
                 for y in [y for y in self._strips if y >= dirty]:
                     del self._strips[y]
-        if old_height != height or self.virtual_size.width != width:
-            size = Size(width, height)
-            if self.styles.overflow_y == "scroll":
-                # The scrollbar is always there, so the content size cannot change the
-                # layout: skip the screen-wide layout pass that `virtual_size = ` costs.
-                self.set_reactive(Widget.virtual_size, size)
-                self._scroll_update(size)
-            else:
-                self.virtual_size = size
-        scroll_y = int(self.scroll_offset.y)
-        if self.follow and height > self.scrollable_content_region.height:
-            if self.max_scroll_y != scroll_y:
-                self.scroll_to_tail()
-                self.refresh()
-                return True
-        if dirty is None:
-            return False
-        view_height = self.scrollable_content_region.height
-        if dirty < scroll_y:
+        new_top = self.max_top if self.follow else min(self.top, self.max_top)
+        if new_top != self.top or self._bar_changed(height):
+            self.top = new_top
             self.refresh()
             return True
-        if dirty < scroll_y + view_height:
-            self.refresh_lines(dirty - scroll_y, scroll_y + view_height - dirty)
+        if dirty is None or height == old_height == 0:
+            return False
+        view = self.view_height
+        if dirty < self.top:
+            self.refresh()
+            return True
+        if dirty < self.top + view:
+            self.refresh_lines(dirty - self.top, self.top + view - dirty)
         return False
 
-    def scroll_to_tail(self) -> None:
-        """Jump to the newest line now (the layout is already up to date)."""
-        self._following_scroll = True
-        try:
-            self.set_scroll(None, self.max_scroll_y)
-        finally:
-            self._following_scroll = False
+    def refresh_lines(self, y_start: int, line_count: int = 1) -> None:
+        """Repaint `line_count` view lines from view line `y_start`."""
+        self.refresh(Region(0, y_start, self.size.width, line_count))
+
+    def _bar_changed(self, height: int) -> bool:
+        return self._thumb(height) != self._bar
+
+    def _thumb(self, height: int) -> tuple[int, int]:
+        view = self.view_height
+        if height <= view or view <= 0:
+            return (0, 0)
+        size = max(1, view * view // height)
+        span = max(1, height - view)
+        start = min(view - size, self.top * (view - size) // span)
+        return (start, size)
 
     def on_resize(self) -> None:
         self.relayout_view()
@@ -117,28 +147,65 @@ class LineView(ScrollView, can_focus=True):
         self._base_style = None
         self._strips.clear()
 
-    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
-        super().watch_scroll_y(old_value, new_value)
-        if not self._following_scroll:
-            self.follow = new_value >= self.max_scroll_y - 0.5
+    # ---------------------------------------------------------------- scrolling
+    def scroll_to_line(self, top: int) -> None:
+        """Put document line `top` at the top of the view (the user scrolled)."""
+        top = max(0, min(top, self.max_top))
+        self.follow = top >= self.max_top
+        if top != self.top:
+            self.top = top
+            self.refresh()
 
+    def scroll_to_tail(self) -> None:
+        self.follow = True
+        self.scroll_to_line(self.max_top)
+
+    def action_scroll_lines(self, delta: int) -> None:
+        self.scroll_to_line(self.top + delta)
+
+    def action_scroll_page(self, direction: int) -> None:
+        self.scroll_to_line(self.top + direction * max(1, self.view_height - 1))
+
+    def action_scroll_home(self) -> None:
+        self.scroll_to_line(0)
+
+    def action_scroll_tail(self) -> None:
+        self.scroll_to_tail()
+
+    def on_mouse_scroll_down(self, event: events.MouseScrollDown) -> None:
+        event.stop()
+        self.scroll_to_line(self.top + 3)
+
+    def on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
+        event.stop()
+        self.scroll_to_line(self.top - 3)
+
+    # ---------------------------------------------------------------- drawing
     def render_line(self, y: int) -> Strip:
-        width = self.scrollable_content_region.width
+        width = self.text_width
         if width != self._laid_out_width:
             self.document.reflow(width)
             self._laid_out_width = width
             self._strips.clear()
-        line = int(self.scroll_offset.y) + y
+        base = self._base_style
+        if base is None:
+            base = self._base_style = self.rich_style
+        line = self.top + y
         strip = self._strips.get(line)
         if strip is None:
-            base = self._base_style
-            if base is None:
-                base = self._base_style = self.rich_style
             strip = self.document.strip(line, width, base)
             if len(self._strips) > 512:
                 self._strips.clear()
             self._strips[line] = strip
-        return strip
+        if y == 0:
+            self._bar = self._thumb(self.document.height)
+        start, size = self._bar
+        if size:
+            bar = Segment("┃", base + BAR_THUMB) if start <= y < start + size else None
+            bar = bar or Segment("│", base + BAR_TRACK)
+        else:
+            bar = Segment(" ", base)
+        return Strip([*strip, bar], width + 1)
 
     def plain_lines(self) -> list[str]:
         return self.document.plain_lines()

@@ -55,7 +55,6 @@ class AgentPane(LineView):
         width: 1fr;
         min-height: 3;
         padding: 0 0 0 1;
-        scrollbar-size-vertical: 1;
     }
     AgentPane:focus {
         border: round $accent;

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from rich.style import Style
 from rich.text import Text
-from textual.widgets import Static
+from textual.widget import Widget
 
 from flock_tui.state import AgentModel, ConsoleLine, FeedEntry, RunState
 from flock_tui.text import one_line
@@ -23,7 +23,27 @@ DOT_STYLES: dict[str, str] = {
 }
 
 
-class StatusBar(Static):
+class _Line(Widget):
+    """One line of text that repaints without a layout pass (Static.update forces one,
+    and a screen-wide layout per batch would repaint every pane)."""
+
+    def __init__(self, *, id: str | None = None) -> None:  # noqa: A002
+        super().__init__(id=id)
+        self._text = Text()
+        self._last: str = ""
+
+    def set_text(self, text: Text) -> None:
+        key = text.plain + repr(text.spans)
+        if key != self._last:
+            self._last = key
+            self._text = text
+            self.refresh()
+
+    def render(self) -> Text:
+        return self._text
+
+
+class StatusBar(_Line):
     """Totals: child state, agents running, artifacts, tokens, elapsed, exit code."""
 
     DEFAULT_CSS = """
@@ -38,7 +58,6 @@ class StatusBar(Static):
     def __init__(self, title: str, *, id: str | None = None) -> None:  # noqa: A002
         super().__init__(id=id)
         self.title_text = title
-        self._last: str = ""
 
     def show(self, state: RunState) -> None:
         text = Text(no_wrap=True, overflow="ellipsis")
@@ -63,19 +82,15 @@ class StatusBar(Static):
         if state.warnings:
             text.append(f" · ⚠ {len(state.warnings)} warning(s) (c)", style="bold yellow")
         text.append(f"  {one_line(self.title_text, 60)}", style="dim")
-        key = text.plain
-        if key != self._last:
-            self._last = key
-            self.update(text)
+        self.set_text(text)
 
 
-class AgentStrip(Static):
+class AgentStrip(_Line):
     """One dot per agent, so an active agent is never hidden: shown when panes are paged."""
 
     DEFAULT_CSS = """
     AgentStrip {
-        height: auto;
-        max-height: 3;
+        height: 1;
         width: 1fr;
         background: $boost;
         display: none;
@@ -87,7 +102,7 @@ class AgentStrip(Static):
             self.display = False
             return
         self.display = True
-        text = Text()
+        text = Text(no_wrap=True, overflow="ellipsis")
         text.append(f" page {page + 1}/{pages} ({{ }}) ", style="bold")
         first, last = page * per_page, (page + 1) * per_page
         off_page: list[str] = []
@@ -102,7 +117,7 @@ class AgentStrip(Static):
             shown = ", ".join(one_line(name, 20) for name in off_page[:6])
             more = f" (+{len(off_page) - 6})" if len(off_page) > 6 else ""
             text.append(f"  ● active elsewhere: {shown}{more}", style="bold green")
-        self.update(text)
+        self.set_text(text)
 
 
 class FeedView(LineView):
@@ -115,7 +130,6 @@ class FeedView(LineView):
         border: round $panel-lighten-2;
         border-title-align: left;
         padding: 0 0 0 1;
-        scrollbar-size-vertical: 1;
     }
     FeedView:focus { border: round $accent; }
     """
@@ -151,7 +165,6 @@ class ConsoleView(LineView):
         border: round $panel-lighten-2;
         border-title-align: left;
         padding: 0 0 0 1;
-        scrollbar-size-vertical: 1;
     }
     ConsoleView:focus { border: round $accent; }
     """

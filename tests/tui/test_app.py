@@ -93,10 +93,10 @@ async def test_zoom_and_back_keeps_the_scroll_position(tui, events):
         await tui.wait_for_events(app, 203)
         await pilot.pause()
         pane = app.panes["a"]
-        assert pane.follow and pane.scroll_y == pane.max_scroll_y > 0
-        pane.scroll_to(y=40, animate=False, immediate=True)
+        assert pane.follow and pane.top == pane.max_top > 0
+        pane.scroll_to_line(40)
         await pilot.pause()
-        assert not pane.follow and pane.scroll_y == 40
+        assert not pane.follow and pane.top == 40
         normal_size = pane.size
         await pilot.press("z")
         await pilot.pause()
@@ -107,7 +107,7 @@ async def test_zoom_and_back_keeps_the_scroll_position(tui, events):
         await pilot.pause()
         assert app.grid.zoomed is None and app.panes["b"].display
         assert pane.size == normal_size
-        assert pane.scroll_y == 40 and not pane.follow
+        assert pane.top == 40 and not pane.follow
 
 
 async def test_follow_tail_pauses_when_scrolled_up_and_resumes_at_the_bottom(tui, events):
@@ -118,21 +118,21 @@ async def test_follow_tail_pauses_when_scrolled_up_and_resumes_at_the_bottom(tui
         await tui.wait_for_events(app, 102)
         await pilot.pause()
         pane = app.panes["a"]
-        assert pane.follow and pane.scroll_y == pane.max_scroll_y
+        assert pane.follow and pane.top == pane.max_top
         await pilot.press("home")
         await pilot.pause()
-        assert pane.scroll_y == 0 and not pane.follow
+        assert pane.top == 0 and not pane.follow
         source.push(*[events.token("a", "r", "text", f"more {i}\n") for i in range(50)])
         await tui.wait_for_events(app, 152)
         await pilot.pause()
-        assert pane.scroll_y == 0, "scrolled-up pane must stay where the user put it"
+        assert pane.top == 0, "scrolled-up pane must stay where the user put it"
         await pilot.press("end")
         await pilot.pause()
         assert pane.follow
         source.push(*[events.token("a", "r", "text", f"tail {i}\n") for i in range(20)])
         await tui.wait_for_events(app, 172)
         await pilot.pause()
-        assert pane.scroll_y == pane.max_scroll_y
+        assert pane.top == pane.max_top
         assert pane.plain_lines()[-2:] == ["tail 19", ""]
 
 
@@ -224,7 +224,7 @@ async def test_a_one_megabyte_token_is_kept_whole(tui, events):
         lines = pane.plain_lines()
         assert "".join(lines[2:]).replace(" END", "") == big
         assert lines[-1].endswith("END")
-        assert pane.scroll_y == pane.max_scroll_y
+        assert pane.top == pane.max_top
 
 
 @pytest.mark.parametrize("size", [(80, 24), (160, 48)])
@@ -316,7 +316,7 @@ async def test_a_pane_streamed_to_while_on_another_page_is_current_when_shown(tu
         await pilot.pause()
         await pilot.pause()
         assert pane.display and pane.follow
-        assert pane.virtual_size.height == len(pane.plain_lines())
-        assert pane.scroll_y == pane.max_scroll_y > 0
-        bottom = pane.render_line(pane.scrollable_content_region.height - 2).text
+        assert pane.document.height == len(pane.plain_lines())
+        assert pane.top == pane.max_top > 0
+        bottom = pane.render_line(pane.view_height - 2).text
         assert "hidden 29" in bottom
