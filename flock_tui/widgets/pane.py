@@ -14,7 +14,7 @@ from rich.table import Table
 from rich.text import Text
 from textual.strip import Strip
 
-from flock_tui.state import AgentModel, ArtifactRecord, FieldText, RunModel, StatusLines
+from flock_tui.runmodel import AgentModel, ArtifactRecord, FieldText, RunModel, StatusLines
 from flock_tui.text import one_line, sanitize
 from flock_tui.widgets.document import Group, RenderedBlock, TextBlock
 from flock_tui.widgets.format import BADGE_STYLES, fmt_seconds, fmt_tokens

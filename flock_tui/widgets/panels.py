@@ -8,7 +8,8 @@ from rich.style import Style
 from rich.text import Text
 from textual.widget import Widget
 
-from flock_tui.state import AgentModel, ConsoleLine, FeedEntry, RunState
+from flock_tui.runmodel import AgentModel, ConsoleLine, FeedEntry
+from flock_tui.state import RunState
 from flock_tui.text import one_line
 from flock_tui.widgets.document import TextBlock
 from flock_tui.widgets.format import BADGE_DOTS, fmt_seconds, fmt_time, fmt_tokens

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,7 @@ from textual.message import Message
 
 from engine.events import MessagePublished, RunFinished
 from flock_tui.app import FlockApp
-from flock_tui.sources.base import SourceNotice
+from flock_tui.sources.base import SourceEnded, SourceNotice
 from flock_tui.sources.replay import ReplaySource
 from flock_tui.widgets import AgentStrip
 
@@ -320,3 +321,15 @@ async def test_a_pane_streamed_to_while_on_another_page_is_current_when_shown(tu
         assert pane.top == pane.max_top > 0
         bottom = pane.render_line(pane.view_height - 2).text
         assert "hidden 29" in bottom
+
+
+async def test_replay_at_a_speed_paces_by_timestamps_and_can_be_stopped(tui):
+    source = ReplaySource(tui.fixture("one_agent"), speed=0.5)  # 1.1 s of record -> 2.2 s
+    queue: asyncio.Queue = asyncio.Queue()
+    task = asyncio.create_task(source.run(queue))
+    await asyncio.sleep(0.3)
+    assert 0 < queue.qsize() < 55, "pacing must hold events back"
+    await source.stop()
+    await asyncio.wait_for(task, 5)
+    items = [queue.get_nowait() for _ in range(queue.qsize())]
+    assert isinstance(items[-1], SourceEnded) and items[-1].reason == "replay stopped"

@@ -12,8 +12,9 @@ from engine.events import (
     StreamingOutput,
     decode,
 )
+from flock_tui.runmodel import FieldText, StatusLines
 from flock_tui.sources.base import SourceEnded, SourceNotice
-from flock_tui.state import FieldText, RunState, StatusLines
+from flock_tui.state import RunState
 
 
 def replay(name: str, tui) -> RunState:
