@@ -138,3 +138,30 @@ def test_history_bounds_and_since(factory: EventFactory):
     for i in range(50):
         by_bytes.append(frame(token(factory, "a", f"t{i}")))
     assert by_bytes.bytes <= 1000 and by_bytes.evicted > 0
+
+
+def test_staying_over_the_hard_limit_too_long_is_too_far_behind(factory: EventFactory, monkeypatch):
+    import flock_tui.bridge.clients as clients
+
+    now = [1000.0]
+    monkeypatch.setattr(clients.time, "monotonic", lambda: now[0])
+    limits = QueueLimits(
+        soft_items=2,
+        soft_bytes=10**9,
+        hard_items=4,
+        hard_bytes=10**9,
+        close_items=100,
+        close_bytes=10**9,
+        max_lag=5.0,
+    )
+    queue = ClientQueue(limits)
+    for i in range(5):
+        queue.offer(frame(factory.make(AgentActivated(agent_name="a", run_id=f"r{i}"))))
+    assert not queue.too_far_behind  # over the hard limit, but only just now
+    now[0] += 4.0
+    queue.offer(frame(factory.make(AgentActivated(agent_name="a", run_id="x"))))
+    assert not queue.too_far_behind
+    queue.pop_nowait()  # the client reads a little: still over the limit
+    now[0] += 2.0
+    queue.offer(frame(factory.make(AgentActivated(agent_name="a", run_id="y"))))
+    assert queue.too_far_behind
