@@ -22,8 +22,7 @@ from textual.widget import Widget
 
 from flock_tui.widgets.document import Document
 
-BAR_TRACK = Style(color="grey30")
-BAR_THUMB = Style(color="grey70")
+BAR_THUMB = Style(color="grey50")
 
 
 class LineView(Widget, can_focus=True):
@@ -201,8 +200,8 @@ class LineView(Widget, can_focus=True):
             self._bar = self._thumb(self.document.height)
         start, size = self._bar
         if size:
-            bar = Segment("┃", base + BAR_THUMB) if start <= y < start + size else None
-            bar = bar or Segment("│", base + BAR_TRACK)
+            inside = start <= y < start + size
+            bar = Segment("▐", base + BAR_THUMB) if inside else Segment(" ", base)
         else:
             bar = Segment(" ", base)
         return Strip([*strip, bar], width + 1)

@@ -212,8 +212,16 @@ def _consumes(agent: AgentModel) -> str:
     return "idle"
 
 
+def _triggers(types: list[str]) -> str:
+    """'Analysis ×3, Story' for ['Analysis', 'Analysis', 'Analysis', 'Story']."""
+    counts: dict[str, int] = {}
+    for name in types:
+        counts[name] = counts.get(name, 0) + 1
+    return ", ".join(f"{n} ×{c}" if c > 1 else n for n, c in counts.items()) or "—"
+
+
 def _run_header(run: RunModel) -> str:
-    trigger = ", ".join(run.trigger_types) or "—"
+    trigger = _triggers(run.trigger_types)
     text = f"▌ run #{run.iteration} ← {one_line(trigger, 60)}"
     if run.status == "done" and run.ended is not None:
         text += f" · done in {fmt_seconds(run.elapsed(run.ended))} · {fmt_tokens(run.tokens)} tok"
@@ -225,6 +233,8 @@ def _run_header(run: RunModel) -> str:
 def _value_text(value: Any) -> str:
     if isinstance(value, str):
         text = value
+    elif isinstance(value, list) and all(isinstance(item, str | int | float) for item in value):
+        text = "\n".join(f"• {item}" for item in value) or "(none)"
     else:
         try:
             text = json.dumps(value, ensure_ascii=False, default=str)

@@ -144,7 +144,7 @@ class FeedView(LineView):
     def add_entries(self, entries: Sequence[FeedEntry]) -> None:
         lines = []
         for entry in entries:
-            corr = one_line(entry.correlation_id or "-", 12)
+            corr = one_line(entry.correlation_id or "-")[:8]
             lines.append(
                 f"{fmt_time(entry.time)} {one_line(entry.artifact_type, 24)}"
                 f" ← {one_line(entry.produced_by, 20)} · {corr}"
