@@ -333,3 +333,21 @@ async def test_replay_at_a_speed_paces_by_timestamps_and_can_be_stopped(tui):
     await asyncio.wait_for(task, 5)
     items = [queue.get_nowait() for _ in range(queue.qsize())]
     assert isinstance(items[-1], SourceEnded) and items[-1].reason == "replay stopped"
+
+
+async def test_a_recorded_real_run_replays_every_agent_and_artifact(tui):
+    """tests/fixtures/recorded_blog_review.jsonl: `flock-tui --record` of 03_blog_review.py."""
+    app = FlockApp(ReplaySource(tui.fixture("recorded_blog_review")))
+    async with app.run_test(size=(160, 48)) as pilot:
+        await tui.wait_until_ended(app)
+        await pilot.pause()
+        state = app.state
+        assert list(app.panes) == ["blog_writer", "seo_optimizer", "html_writer"]
+        assert state.agents["blog_writer"].iterations == 2
+        assert state.artifact_count == 6 and state.exit_code == 0
+        for agent in state.agents.values():
+            for run in agent.runs.values():
+                assert run.status == "done" and run.artifacts
+                drawn = app.panes[agent.name].run_text(run.run_id).replace("\n", "")
+                for part in run.fields.values():
+                    assert part.text.replace("\n", "") in drawn

@@ -109,3 +109,11 @@ def test_concurrent_runs_in_separate_sections(snap_compare, tui):
     assert snap_compare(
         replay_app(tui, "concurrent_runs"), terminal_size=SMALL, run_before=settled("z")
     )
+
+
+@pytest.mark.parametrize("size", [SMALL, LARGE], ids=["80x24", "160x48"])
+def test_recorded_blog_review(snap_compare, tui, size):
+    """A real run of examples/03_blog_review.py, recorded with `flock-tui --record`."""
+    assert snap_compare(
+        replay_app(tui, "recorded_blog_review"), terminal_size=size, run_before=settled()
+    )
