@@ -188,7 +188,11 @@ class FlockApp(App[int]):
         state = self.state
         ended: SourceEnded | None = None
         for item in batch:
-            state.apply(item)
+            try:
+                state.apply(item)
+            except Exception as exc:  # a bug or an event we cannot fold: warn, go on
+                where = f"seq {item.seq}" if isinstance(item, Envelope) else type(item).__name__
+                state.apply(SourceNotice("error", f"could not apply {where}: {exc!r}"[:300]))
             if isinstance(item, SourceEnded):
                 ended = item
         self.batches += 1
@@ -255,7 +259,7 @@ class FlockApp(App[int]):
         clock = self.state.clock
         for pane in self.grid.visible_panes():
             if pane.agent.active:
-                pane.update_titles(clock, force=True)
+                pane.update_titles(clock)  # throttled: at most once a second per pane
         self.status_bar.show(self.state)
 
     # ----------------------------------------------------------------- focus

@@ -351,3 +351,29 @@ async def test_a_recorded_real_run_replays_every_agent_and_artifact(tui):
                 drawn = app.panes[agent.name].run_text(run.run_id).replace("\n", "")
                 for part in run.fields.values():
                     assert part.text.replace("\n", "") in drawn
+
+
+async def test_an_event_the_state_cannot_fold_becomes_a_warning(tui, events, monkeypatch):
+    from flock_tui.state import RunState
+
+    original = RunState._on_stream
+
+    def broken(self, payload, when):
+        if payload.content == "boom":
+            raise RuntimeError("cannot fold this")
+        original(self, payload, when)
+
+    monkeypatch.setattr(RunState, "_on_stream", broken)
+    source = tui.ListSource(
+        [
+            events.activate("w", "r"),
+            events.token("w", "r", "f", "boom"),
+            events.token("w", "r", "f", "fine"),
+        ]
+    )
+    app = FlockApp(source)
+    async with app.run_test() as pilot:
+        await tui.wait_for_events(app, 3)
+        await pilot.pause()
+        assert app.state.agents["w"].runs["r"].field_text("f") == "fine"
+        assert any("cannot fold this" in w for w in app.state.warnings)
