@@ -234,9 +234,12 @@ def test_news_desk_streams_in_several_panes_at_once_then_exits(terminal, tmp_pat
         previous = current
         time.sleep(0.3)
     code = terminal.wait_exit(60)
-    (tmp_path / "captures.txt").write_text("\n\f\n".join(captures))
-    assert code == 0
-    assert most_at_once >= 2, f"at most {most_at_once} pane(s) grew at the same time"
+    last = captures[-1] if captures else "(no capture)"
+    assert code == 0, f"exit code {code}; last screen:\n{last}"
+    assert most_at_once >= 2, (
+        f"at most {most_at_once} pane(s) grew at the same time in {len(captures)} captures;"
+        f" last screen:\n{last}"
+    )
     assert growing_moments >= 2
     assert {"markets_analyst", "editor"} <= seen_agents
     terminal.assert_restored()
