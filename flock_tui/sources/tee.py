@@ -8,6 +8,7 @@ stops the run: its first failure becomes one warning notice.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 
 from engine.events import Envelope
@@ -54,7 +55,11 @@ class TeeSource:
             if getter is not None and not getter.done():
                 getter.cancel()
             if not producer.done():
+                # Cancelled from outside (the app is going away): let the inner source
+                # clean up (a child process is stopped) before we return.
                 producer.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await producer
 
     async def _producer_gone(
         self,

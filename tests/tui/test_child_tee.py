@@ -157,3 +157,17 @@ async def test_bridged_source_runs_on_when_the_bridge_cannot_start(tmp_path):
         "error", "dashboard not started: OSError: address already in use"
     )
     assert items[-1] == SourceEnded(0, "exited")
+
+
+async def test_cancelling_the_tee_stops_the_child_before_it_returns(tmp_path):
+    script = tmp_path / "forever.py"
+    script.write_text("import time\nprint('up', flush=True)\ntime.sleep(120)\n")
+    inner = ChildProcessSource(script, [], grace_seconds=1)
+    queue: asyncio.Queue[SourceItem] = asyncio.Queue()
+    task = asyncio.create_task(TeeSource(inner).run(queue))
+    first = await asyncio.wait_for(queue.get(), TIMEOUT)
+    assert isinstance(first, Envelope) and first.data["text"] == "up"
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(task, TIMEOUT)
+    assert inner.process is not None and inner.process.returncode is not None
