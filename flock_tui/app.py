@@ -52,7 +52,7 @@ class FlockApp(App[int]):
         Binding("question_mark", "help", "Help"),
     ]
 
-    coalesce_min: ClassVar[float] = 1 / 60
+    coalesce_min: ClassVar[float] = 1 / 30
     """Shortest gap between two batches under load (seconds)."""
     coalesce_max: ClassVar[float] = 1 / 12
     """Longest gap between two batches under load (seconds)."""
