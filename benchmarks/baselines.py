@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import time
 from typing import Any
 
 from rich.console import Console, Group
@@ -62,8 +63,15 @@ def _flock_panel(agent: str, text: str, tokens: int) -> Panel:
     )
 
 
-async def run_rich_live(source: Any, recorder: Recorder, *, per_token: bool) -> None:
-    """Baseline (a). SOURCE must produce one agent's tokens."""
+async def run_rich_live(
+    source: Any, recorder: Recorder, *, per_token: bool, max_seconds: float | None = None
+) -> None:
+    """Baseline (a). SOURCE must produce one agent's tokens.
+
+    With MAX_SECONDS, stops after that long even if tokens are still queued (it cannot
+    keep up at high rates: every token re-renders the whole text) and notes the backlog.
+    """
+    stop_at = time.monotonic() + max_seconds if max_seconds else None
     console = Console()
     live = _StampingLive(
         _flock_panel("agent-00", "", 0),
@@ -83,6 +91,12 @@ async def run_rich_live(source: Any, recorder: Recorder, *, per_token: bool) -> 
             while True:
                 item = await queue.get()
                 if isinstance(item, SourceEnded):
+                    break
+                if stop_at is not None and time.monotonic() > stop_at:
+                    recorder.notes.append(
+                        f"stopped after {max_seconds:g}s with "
+                        f"{recorder.received - recorder.applied} tokens not yet drawn"
+                    )
                     break
                 if not isinstance(item, Envelope) or item.event_type != "streaming_output":
                     continue

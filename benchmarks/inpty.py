@@ -53,7 +53,14 @@ def run(config: dict[str, Any]) -> dict[str, Any]:
         elif kind in ("live", "live4"):
             from benchmarks.baselines import run_rich_live
 
-            asyncio.run(run_rich_live(source, recorder, per_token=kind == "live"))
+            asyncio.run(
+                run_rich_live(
+                    source,
+                    recorder,
+                    per_token=kind == "live",
+                    max_seconds=config.get("max_seconds"),
+                )
+            )
         else:
             raise ValueError(f"unknown kind {kind!r}")
     except BaseException:  # report, never lose the figures collected so far

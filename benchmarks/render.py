@@ -29,6 +29,7 @@ class Scenario:
     lines_per_event: int = 20
     warmup: float = 1.0
     timeout: float | None = None
+    max_seconds: float | None = None  # stop a renderer that cannot keep up (baselines)
 
     @property
     def input_rate(self) -> float:
@@ -73,6 +74,7 @@ def run_scenario(
             "stats_path": str(stats_path),
             "profile": profile,
             "patches": patches or [],
+            "max_seconds": scenario.max_seconds,
         }
         config_path.write_text(json.dumps(config))
         result = run_in_pty(
