@@ -97,8 +97,12 @@ class Launch:
 
     @property
     def title(self) -> str:
-        name = Path(self.inv.target).name if self.inv.mode == "script" else self.inv.target
-        return f"flock-tui · {name}"
+        inv = self.inv
+        if inv.mode == "script":
+            return f"flock-tui · {Path(inv.target).name}"
+        if inv.mode == "replay":
+            return f"flock-tui · replay {Path(inv.target).name}"
+        return f"flock-tui · attach {inv.target}"
 
     def exit_code(self, code: int | None) -> int:
         """The process exit code for a run that ended with `code` (None = not known)."""
