@@ -247,7 +247,8 @@ def test_news_desk_streams_in_several_panes_at_once_then_exits(terminal, tmp_pat
     assert finished.event_type == "run_finished" and finished.data["exit_code"] == 0
 
 
-def test_q_stops_the_child_and_exits_with_its_code(terminal, tmp_path):
+@pytest.mark.parametrize("key", ["q", "C-c"])
+def test_quitting_stops_the_child_and_exits_with_its_code(terminal, tmp_path, key):
     record = tmp_path / "quit.jsonl"
     terminal.start(
         [FLOCK_TUI, "--record", str(record), "examples/16_news_desk.py"],
@@ -260,7 +261,7 @@ def test_q_stops_the_child_and_exits_with_its_code(terminal, tmp_path):
     )
     pid = record_pid(record)
     assert alive(pid)
-    terminal.keys("q")
+    terminal.keys(key)
     code = terminal.wait_exit(60)
     events = [decode(line) for line in record.read_text().splitlines()]
     finished = [e for e in events if e.event_type == "run_finished"]
