@@ -99,8 +99,8 @@ class LineView(Widget, can_focus=True):
             if dirty == 0:
                 self._strips.clear()
             else:
-                for y in [y for y in self._strips if y >= dirty]:
-                    del self._strips[y]
+                for key in [key for key in self._strips if key // 3 >= dirty]:
+                    del self._strips[key]
         new_top = self.max_top if self.follow else min(self.top, self.max_top)
         if new_top != self.top or self._bar_changed(height):
             self.top = new_top
@@ -189,22 +189,21 @@ class LineView(Widget, can_focus=True):
         base = self._base_style
         if base is None:
             base = self._base_style = self.rich_style
-        line = self.top + y
-        strip = self._strips.get(line)
-        if strip is None:
-            strip = self.document.strip(line, width, base)
-            if len(self._strips) > 512:
-                self._strips.clear()
-            self._strips[line] = strip
         if y == 0:
             self._bar = self._thumb(self.document.height)
         start, size = self._bar
-        if size:
-            inside = start <= y < start + size
-            bar = Segment("▐", base + BAR_THUMB) if inside else Segment(" ", base)
-        else:
-            bar = Segment(" ", base)
-        return Strip([*strip, bar], width + 1)
+        bar = 0 if not size else 2 if start <= y < start + size else 1
+        line = self.top + y
+        key = line * 3 + bar
+        strip = self._strips.get(key)
+        if strip is None:
+            text = self.document.strip(line, width, base)
+            segment = Segment("▐", base + BAR_THUMB) if bar == 2 else Segment(" ", base)
+            strip = Strip([*text, segment], width + 1)
+            if len(self._strips) > 1024:
+                self._strips.clear()
+            self._strips[key] = strip
+        return strip
 
     def plain_lines(self) -> list[str]:
         return self.document.plain_lines()
