@@ -63,8 +63,23 @@ def describe_exit(returncode: int, *, crashed: bool, stopped: bool) -> tuple[int
     return code, reason
 
 
+class _ExitAwareProtocol(asyncio.subprocess.SubprocessStreamProtocol):
+    """Knows when the process has exited even while a grandchild keeps its pipes open
+    (on Python 3.11, ``Process.wait()`` also waits for every pipe to close)."""
+
+    def __init__(self, limit: int, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(limit=limit, loop=loop)
+        self.exited = asyncio.Event()
+
+    def process_exited(self) -> None:
+        super().process_exited()
+        self.exited.set()
+
+
 class ChildProcessSource:
     """An EventSource running ``python SCRIPT ARGS...`` as a child process."""
+
+    drain_seconds = DRAIN_SECONDS
 
     def __init__(
         self,
@@ -96,6 +111,7 @@ class ChildProcessSource:
         self._stop_task: asyncio.Future[None] | None = None
         self._emit_lock = asyncio.Lock()
         self._queue: asyncio.Queue[SourceItem] | None = None
+        self._exited = asyncio.Event()
 
     # -- emitting ---------------------------------------------------------------------
 
@@ -190,7 +206,8 @@ class ChildProcessSource:
         loop = asyncio.get_running_loop()
         read_fd, write_fd = os.pipe()
         try:
-            self.process = await asyncio.create_subprocess_exec(
+            transport, protocol = await loop.subprocess_exec(
+                lambda: _ExitAwareProtocol(CHUNK_SIZE, loop),
                 sys.executable,
                 str(self.script),
                 *self.args,
@@ -208,13 +225,15 @@ class ChildProcessSource:
             return
         finally:
             os.close(write_fd)
+        self.process = asyncio.subprocess.Process(transport, protocol, loop)
+        self._exited = protocol.exited
         if self.on_started is not None:
             self.on_started()
         proc = self.process
         assert proc.stdout is not None and proc.stderr is not None
         event_reader = asyncio.StreamReader(limit=CHUNK_SIZE, loop=loop)
         pipe = os.fdopen(read_fd, "rb", buffering=0)
-        transport, _ = await loop.connect_read_pipe(
+        pipe_transport, _ = await loop.connect_read_pipe(
             lambda: asyncio.StreamReaderProtocol(event_reader, loop=loop), pipe
         )
         readers = [
@@ -227,8 +246,13 @@ class ChildProcessSource:
             ),
         ]
         try:
-            returncode = await proc.wait()
-            _, pending = await asyncio.wait(readers, timeout=DRAIN_SECONDS)
+            await protocol.exited.wait()
+            returncode = proc.returncode
+            assert returncode is not None
+            _, pending = await asyncio.wait(readers, timeout=self.drain_seconds)
+            if pending:
+                # Left-over processes of the script's group still hold our pipes open.
+                self._signal_group(signal.SIGTERM)
             for task in pending:
                 task.cancel()
             for task in readers:
@@ -241,7 +265,7 @@ class ChildProcessSource:
             await asyncio.shield(self.stop())
             raise
         finally:
-            transport.close()
+            pipe_transport.close()
         await self._finish(returncode)
 
     async def _finish(self, returncode: int) -> None:
@@ -283,7 +307,7 @@ class ChildProcessSource:
                 return
             self._signal_group(signum)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(proc.wait(), self.grace_seconds)
+                await asyncio.wait_for(self._exited.wait(), self.grace_seconds)
 
     def kill_now(self, grace_seconds: float = 1.0) -> None:
         """Synchronous last resort after the event loop is gone: SIGTERM, then SIGKILL."""

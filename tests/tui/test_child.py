@@ -241,3 +241,30 @@ def test_encoded_envelopes_round_trip_through_the_module():
     # Guard: the codec the child prelude relies on is the one we decode with.
     env = Envelope(seq=1, event_type="x", timestamp="2026-01-01T00:00:00.000Z", session_id="s")
     assert encode(env).startswith("{")
+
+
+async def test_grandchildren_holding_the_pipes_do_not_hold_up_the_end(tmp_path):
+    pid_file = tmp_path / "grandchild.pid"
+    script = tmp_path / "spawner.py"
+    script.write_text(
+        "import subprocess, sys\n"
+        "p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(120)'])\n"
+        f"open({str(pid_file)!r}, 'w').write(str(p.pid))\n"
+        "print('parent done', flush=True)\n"
+    )
+    source = ChildProcessSource(script, [])
+    source.drain_seconds = 0.5
+    items = await collect(source)
+    assert console_text(items) == ["parent done"]
+    assert items[-1] == SourceEnded(0, "exited")
+    grandchild = int(pid_file.read_text())
+    for _ in range(100):  # the group got SIGTERM; wait until it is gone (or a zombie)
+        try:
+            state = Path(f"/proc/{grandchild}/status").read_text()
+        except FileNotFoundError:
+            break
+        if "\nState:\tZ" in state:
+            break
+        await asyncio.sleep(0.05)
+    else:
+        raise AssertionError("the grandchild still runs")
