@@ -28,8 +28,20 @@ from flock_tui.widgets.grid import PaneGrid
 from flock_tui.widgets.pane import AgentPane
 from flock_tui.widgets.panels import AgentStrip, ConsoleView, FeedView, StatusBar
 
+FEED_MIN_WIDTH = 120
+"""The feed is shown by default on terminals at least this wide."""
+
 STOP_TIMEOUT = 8.0
 """Seconds to wait for the source to stop and report its exit code on quit."""
+
+
+class _MainArea(Horizontal):
+    """Panes and feed; tells the app when the terminal width changed."""
+
+    def on_resize(self) -> None:
+        app = self.app
+        if isinstance(app, FlockApp):
+            app._apply_panels()
 
 
 class FlockApp(App[int]):
@@ -99,13 +111,14 @@ class FlockApp(App[int]):
         self._batch_cost = 0.0
         self._quitting = False
         self._feed_wanted: bool | None = None
+        """None: shown when the terminal is at least FEED_MIN_WIDTH wide; else the user's choice."""
         self._console_wanted = False
 
     # ------------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
         yield StatusBar(self.title, id="status")
         yield AgentStrip(id="strip")
-        with Horizontal(id="main"):
+        with _MainArea(id="main"):
             with Vertical(id="left"):
                 yield Static(
                     f"waiting for events from {getattr(self.source, 'description', 'the source')}…",
@@ -131,7 +144,6 @@ class FlockApp(App[int]):
 
     def on_mount(self) -> None:
         self.grid.display = False
-        self._feed_wanted = self.size.width >= 120
         self._apply_panels()
         self.status_bar.show(self.state)
         self.run_worker(self._run_source(), name="source", group="source", exit_on_error=False)
@@ -356,11 +368,14 @@ class FlockApp(App[int]):
     # --------------------------------------------------------------- panels
     def _apply_panels(self) -> None:
         zoomed = self.grid.zoomed is not None
-        self.feed.set_class(zoomed or not self._feed_wanted, "-hidden")
+        feed = self._feed_wanted
+        if feed is None:
+            feed = self.size.width >= FEED_MIN_WIDTH
+        self.feed.set_class(zoomed or not feed, "-hidden")
         self.console_view.set_class(zoomed or not self._console_wanted, "-hidden")
 
     def action_toggle_feed(self) -> None:
-        self._feed_wanted = not self._feed_wanted
+        self._feed_wanted = not self.feed_visible
         self._apply_panels()
 
     def action_toggle_console(self) -> None:

@@ -12,7 +12,7 @@ from engine.events import MessagePublished, RunFinished
 from flock_tui.app import FlockApp
 from flock_tui.sources.base import SourceEnded, SourceNotice
 from flock_tui.sources.replay import ReplaySource
-from flock_tui.widgets import AgentStrip
+from flock_tui.widgets import AgentStrip, plan_grid
 
 
 async def test_one_pane_per_agent_with_pane_added_messages(tui):
@@ -377,3 +377,62 @@ async def test_an_event_the_state_cannot_fold_becomes_a_warning(tui, events, mon
         await pilot.pause()
         assert app.state.agents["w"].runs["r"].field_text("f") == "fine"
         assert any("cannot fold this" in w for w in app.state.warnings)
+
+
+@pytest.mark.parametrize(
+    ("count", "width", "height", "columns", "rows", "pages"),
+    [
+        (1, 156, 45, 1, 1, 1),
+        (4, 116, 45, 2, 2, 1),
+        (16, 116, 45, 4, 4, 1),
+        (3, 116, 45, 2, 2, 1),
+        (16, 80, 21, 2, 3, 3),
+        (64, 156, 47, 5, 7, 2),
+        (5, 20, 5, 1, 1, 5),
+    ],
+)
+def test_plan_grid_fits_panes_to_the_terminal(count, width, height, columns, rows, pages):
+    plan = plan_grid(count, width, height)
+    assert (plan.columns, plan.rows, plan.pages) == (columns, rows, pages)
+    assert plan.per_page * plan.pages >= count
+
+
+async def test_resizing_the_terminal_re_lays_out_the_panes(tui):
+    app = FlockApp(ReplaySource(tui.fixture("sixteen_agents")))
+    async with app.run_test(size=(200, 60)) as pilot:
+        await tui.wait_until_ended(app)
+        await pilot.pause()
+        assert app.grid.layout_plan.pages == 1
+        assert not app.query_one(AgentStrip).display
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause()
+        await pilot.pause()
+        assert app.grid.layout_plan.pages > 1
+        visible = [p for p in app.panes.values() if p.display]
+        assert len(visible) == app.grid.layout_plan.per_page
+        assert all(p.follow and p.top == p.max_top for p in visible)
+
+
+async def test_a_tiny_terminal_still_draws(tui):
+    app = FlockApp(ReplaySource(tui.fixture("four_agents")))
+    async with app.run_test(size=(30, 8)) as pilot:
+        await tui.wait_until_ended(app)
+        await pilot.pause()
+        await pilot.press("tab", "z", "z", "f", "c")
+        await pilot.pause()
+        assert app.state.exit_code == 0
+
+
+async def test_the_feed_follows_the_terminal_width_until_toggled(tui, events):
+    app = FlockApp(tui.ListSource([events.register("w")]))
+    async with app.run_test(size=(140, 30)) as pilot:
+        await tui.wait_for_events(app, 1)
+        assert app.feed_visible
+        await pilot.resize_terminal(90, 30)
+        await pilot.pause()
+        assert not app.feed_visible
+        await pilot.press("f")
+        assert app.feed_visible
+        await pilot.resize_terminal(70, 30)
+        await pilot.pause()
+        assert app.feed_visible  # the user asked for it
