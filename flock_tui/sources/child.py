@@ -112,6 +112,7 @@ class ChildProcessSource:
         self._emit_lock = asyncio.Lock()
         self._queue: asyncio.Queue[SourceItem] | None = None
         self._exited = asyncio.Event()
+        self._hurry = asyncio.Event()
 
     # -- emitting ---------------------------------------------------------------------
 
@@ -287,10 +288,16 @@ class ChildProcessSource:
         await self._put(SourceEnded(code, reason))
 
     async def stop(self) -> None:
-        """SIGINT to the child's process group, SIGTERM after a grace period, then SIGKILL."""
+        """SIGINT to the child's process group, SIGTERM after a grace period, then SIGKILL.
+
+        Idempotent; calling it again while stopping (a second Ctrl+C) cuts the current
+        grace period short and sends the next signal at once.
+        """
         self._stop_requested = True
         if self._stop_task is None:
             self._stop_task = asyncio.ensure_future(self._terminate())
+        elif not self._stop_task.done():
+            self._hurry.set()
         await asyncio.shield(self._stop_task)
 
     def _signal_group(self, signum: int) -> None:
@@ -306,8 +313,13 @@ class ChildProcessSource:
             if proc.returncode is not None:
                 return
             self._signal_group(signum)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._exited.wait(), self.grace_seconds)
+            self._hurry.clear()
+            waits = [asyncio.ensure_future(e.wait()) for e in (self._exited, self._hurry)]
+            try:
+                await asyncio.wait(waits, timeout=self.grace_seconds, return_when="FIRST_COMPLETED")
+            finally:
+                for waiter in waits:
+                    waiter.cancel()
 
     def kill_now(self, grace_seconds: float = 1.0) -> None:
         """Synchronous last resort after the event loop is gone: SIGTERM, then SIGKILL."""

@@ -268,3 +268,30 @@ async def test_grandchildren_holding_the_pipes_do_not_hold_up_the_end(tmp_path):
         await asyncio.sleep(0.05)
     else:
         raise AssertionError("the grandchild still runs")
+
+
+async def test_stop_again_while_stopping_skips_the_grace_period(tmp_path):
+    script = write_script(
+        tmp_path,
+        """
+        import signal
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        send(RunStarted())
+        time.sleep(120)
+        """,
+    )
+    source = ChildProcessSource(script, [], grace_seconds=600)
+    queue: asyncio.Queue[SourceItem] = asyncio.Queue()
+    task = asyncio.create_task(source.run(queue))
+    await asyncio.wait_for(queue.get(), TIMEOUT)
+    first = asyncio.create_task(source.stop())  # SIGINT, ignored; would wait 600 s
+    await asyncio.sleep(0.2)
+    second = asyncio.create_task(source.stop())  # -> SIGTERM now, ignored too
+    await asyncio.sleep(0.2)
+    third = asyncio.create_task(source.stop())  # -> SIGKILL now
+    await asyncio.wait_for(asyncio.gather(first, second, third, task), TIMEOUT)
+    items = []
+    while not queue.empty():
+        items.append(queue.get_nowait())
+    assert items[-1] == SourceEnded(137, "stopped by user (killed by SIGKILL)")
