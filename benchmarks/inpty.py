@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import sys
 import traceback
 from pathlib import Path
@@ -22,7 +23,11 @@ from benchmarks.recorder import Recorder
 
 
 def run(config: dict[str, Any]) -> dict[str, Any]:
-    recorder = Recorder(warmup=config.get("warmup", 1.0), input_rate=config["input_rate"])
+    recorder = Recorder(
+        warmup=config.get("warmup", 1.0),
+        input_rate=config["input_rate"],
+        seconds=config.get("seconds", 0.0),
+    )
     source, source_kind = make_source(config["producer_args"], prefer=config.get("source", "child"))
     kind = config["kind"]
     patches = list(config.get("patches") or [])
@@ -76,7 +81,12 @@ def run(config: dict[str, Any]) -> dict[str, Any]:
     return stats
 
 
+def _terminate(signum: int, frame: object) -> None:
+    raise SystemExit(f"terminated by signal {signum}")  # run() records it and the stats
+
+
 def main() -> int:
+    signal.signal(signal.SIGTERM, _terminate)
     config = json.loads(Path(sys.argv[1]).read_text())
     profile_path = config.get("profile")
     if profile_path:  # cProfile the whole measured process (slows it down: hotspots only)

@@ -14,8 +14,10 @@ Modes:
 - ``lines``: every agent streams L lines of text, K lines per event, as fast as possible:
   the scrollback-memory figure.
 
-Every ``streaming_output`` carries an extra data field ``t_created`` (``time.time()`` at
-creation, full precision) from which the renderer side computes event-to-frame latency.
+Every ``streaming_output`` carries an extra data field ``t_created`` (epoch seconds, full
+precision) from which the renderer side computes event-to-frame latency. In rate mode it
+is the token's slot time (t0 + j / (N * R)), so a renderer that stops reading, fills the
+pipe and blocks the producer is charged for the wait; elsewhere it is ``time.time()``.
 This file imports only the standard library and engine.events, so it runs as a plain
 script in a fresh interpreter.
 """
@@ -110,7 +112,9 @@ def _prologue(factory: EventFactory, agents: int, argv: list[str]) -> Iterator[b
         )
 
 
-def _token(factory: EventFactory, index: int, sequence: int, content: str) -> bytes:
+def _token(
+    factory: EventFactory, index: int, sequence: int, content: str, created: float | None = None
+) -> bytes:
     return encode_line(
         factory.make(
             StreamingOutput(
@@ -120,7 +124,8 @@ def _token(factory: EventFactory, index: int, sequence: int, content: str) -> by
                 field=FIELD,
                 content=content,
                 sequence=sequence,
-                t_created=time.time(),  # type: ignore[call-arg]  # extra field, allowed
+                # extra data field (the models allow extras): when the token came to be
+                t_created=time.time() if created is None else created,  # type: ignore[call-arg]
             )
         )
     )
@@ -151,6 +156,7 @@ def run_rate(writer: Writer, agents: int, rate: float, seconds: float, seed: int
     total = int(agents * rate * seconds)
     interval = 1.0 / (agents * rate)
     t0 = time.monotonic()
+    wall0 = time.time()
     slot = 0
     while slot < total:
         now = time.monotonic()
@@ -159,9 +165,11 @@ def run_rate(writer: Writer, agents: int, rate: float, seconds: float, seed: int
             chunk = []
             for j in range(slot, due):
                 index = j % agents
-                chunk.append(
-                    _token(factory, index, sequences[index], token_text(rng, sequences[index]))
-                )
+                # Created at its slot time: if a renderer stops reading and the pipe fills,
+                # the write blocks, and the tokens that fell due meanwhile keep their
+                # slot times, so their latency includes that wait (as an LLM stream would).
+                text = token_text(rng, sequences[index])
+                chunk.append(_token(factory, index, sequences[index], text, wall0 + j * interval))
                 sequences[index] += 1
             writer.write(b"".join(chunk), len(chunk))
             slot = due

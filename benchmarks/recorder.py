@@ -30,9 +30,14 @@ def token_created(envelope: Envelope) -> float | None:
 
 
 class Recorder:
-    def __init__(self, *, warmup: float = 1.0, input_rate: float = 0.0) -> None:
+    def __init__(
+        self, *, warmup: float = 1.0, input_rate: float = 0.0, seconds: float = 0.0
+    ) -> None:
         self.warmup = warmup
         self.input_rate = input_rate
+        self.total_tokens = int(input_rate * seconds)
+        self.first_created: float | None = None
+        self.behind: list[tuple[float, int]] = []  # (time, tokens due by now - applied)
         self.timeline = metrics.Timeline()
         self.latencies: list[float] = []
         self.frames: list[float] = []
@@ -65,6 +70,8 @@ class Recorder:
         if isinstance(item, Envelope) and item.event_type == "streaming_output":
             self.received += 1
             self.last_received_t = time.time()
+            if self.first_created is None:
+                self.first_created = token_created(item)
 
     # -- renderer side -----------------------------------------------------------------
     def on_applied(self, envelopes: Iterable[Envelope]) -> bool:
@@ -98,6 +105,12 @@ class Recorder:
     def sample(self) -> None:
         queue_size = self.queue.qsize() if self.queue is not None else 0
         self.timeline.add(self.received - self.applied, queue_size, self.applied)
+        if self.first_created is not None and self.total_tokens:
+            # The producer's schedule: tokens due by now, whether or not the source has
+            # read them yet (a renderer that stops reading leaves them in the pipe).
+            now = time.time()
+            due = min(self.total_tokens, int((now - self.first_created) * self.input_rate) + 1)
+            self.behind.append((now, due - self.applied))
 
     async def sample_forever(self, period: float = 0.25) -> None:
         while True:
@@ -139,8 +152,13 @@ class Recorder:
             start = t0
         pauses = [(g, p) for t, g, p in self.gc_pauses if start <= t <= end]
         full = [p for g, p in pauses if g == 2]
+        behind = [b for t, b in self.behind if start <= t <= end] or [b for _, b in self.behind]
         out.update(
             {
+                "behind_schedule": {
+                    "max": max(behind) if behind else None,
+                    "end": behind[-1] if behind else None,
+                },
                 "gc": {
                     "collections": len(pauses),
                     "total_ms": round(sum(p for _, p in pauses) * 1000, 1),

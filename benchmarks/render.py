@@ -69,6 +69,7 @@ def run_scenario(
             "producer_args": scenario.producer_args(),
             "agents": scenario.agents,
             "input_rate": scenario.input_rate,
+            "seconds": scenario.seconds if scenario.mode == "rate" else 0.0,
             "warmup": scenario.warmup,
             "source": source,
             "stats_path": str(stats_path),

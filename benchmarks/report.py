@@ -187,6 +187,7 @@ def render_rows(results: dict[str, Any]) -> list[list[str]]:
                 _fmt(lat.get("p99_ms")),
                 _fmt(backlog.get("max")),
                 _fmt(backlog.get("slope_per_s")),
+                _fmt((s.get("behind_schedule") or {}).get("max")),
                 _fmt(s.get("rss_end_mb")),
                 _fmt(s.get("peak_rss_mb")),
             ]
@@ -196,7 +197,8 @@ def render_rows(results: dict[str, Any]) -> list[list[str]]:
 
 RENDER_HEADERS = [
     "scenario", "tok/s in", "applied/s", "CPU %", "us/token", "fps",
-    "p50 ms", "p95 ms", "p99 ms", "backlog max", "backlog slope/s", "RSS MB", "peak MB",
+    "p50 ms", "p95 ms", "p99 ms", "backlog max", "backlog slope/s", "behind max",
+    "RSS MB", "peak MB",
 ]  # fmt: skip
 
 
