@@ -113,6 +113,10 @@ class FlockApp(App[int]):
         self._feed_wanted: bool | None = None
         """None: shown when the terminal is at least FEED_MIN_WIDTH wide; else the user's choice."""
         self._console_wanted = False
+        self._grid: PaneGrid | None = None
+        self._feed: FeedView | None = None
+        self._console: ConsoleView | None = None
+        self._status: StatusBar | None = None
 
     # ------------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
@@ -132,15 +136,21 @@ class FlockApp(App[int]):
 
     @property
     def grid(self) -> PaneGrid:
-        return self.query_one(PaneGrid)
+        if self._grid is None:
+            self._grid = self.query_one(PaneGrid)
+        return self._grid
 
     @property
     def feed(self) -> FeedView:
-        return self.query_one(FeedView)
+        if self._feed is None:
+            self._feed = self.query_one(FeedView)
+        return self._feed
 
     @property
     def console_view(self) -> ConsoleView:
-        return self.query_one(ConsoleView)
+        if self._console is None:
+            self._console = self.query_one(ConsoleView)
+        return self._console
 
     def on_mount(self) -> None:
         self.grid.display = False
@@ -153,7 +163,9 @@ class FlockApp(App[int]):
 
     @property
     def status_bar(self) -> StatusBar:
-        return self.query_one(StatusBar)
+        if self._status is None:
+            self._status = self.query_one(StatusBar)
+        return self._status
 
     # ----------------------------------------------------------------- the source
     async def _run_source(self) -> None:
