@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
             seconds=args.seconds,
             mode="lines" if args.lines else "rate",
             lines=args.lines,
-            max_seconds=args.seconds + 5 if args.kind in ("live", "live4") else None,
+            max_seconds=args.seconds + (30 if args.kind == "ours" else 5),
         )
         profile = str(Path(args.profile).resolve()) if args.profile else None
         patches = [p.strip() for p in args.patch.split(",") if p.strip()]

@@ -120,8 +120,11 @@ class NaiveStaticApp(App[None]):
     .pane { height: 1fr; border: round $primary; overflow: hidden; }
     """
 
-    def __init__(self, source: Any, recorder: Recorder, agents: int) -> None:
+    def __init__(
+        self, source: Any, recorder: Recorder, agents: int, max_seconds: float | None = None
+    ) -> None:
         super().__init__()
+        self.max_seconds = max_seconds
         self.source = source
         self.recorder = recorder
         self.agents = agents
@@ -145,6 +148,7 @@ class NaiveStaticApp(App[None]):
         self.run_worker(self.recorder.sample_forever())
 
     async def _consume(self) -> None:
+        stop_at = time.monotonic() + self.max_seconds if self.max_seconds else None
         queue: asyncio.Queue[SourceItem] = asyncio.Queue()
         task = asyncio.create_task(self.source.run(CountingQueue(queue, self.recorder)))  # type: ignore[arg-type]
         try:
@@ -168,6 +172,12 @@ class NaiveStaticApp(App[None]):
                 if applied and self.recorder.on_applied(applied):
                     self.call_after_refresh(self.recorder.stamp)
                 if ended:
+                    break
+                if stop_at is not None and time.monotonic() > stop_at:
+                    self.recorder.notes.append(
+                        f"stopped after {self.max_seconds:g}s with "
+                        f"{self.recorder.received - self.recorder.applied} tokens not yet drawn"
+                    )
                     break
         finally:
             await self.source.stop()

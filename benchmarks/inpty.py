@@ -41,7 +41,7 @@ def run(config: dict[str, Any]) -> dict[str, Any]:
         if kind == "ours":
             from benchmarks.ours import make_app
 
-            app = make_app(source, recorder, patches=patches)
+            app = make_app(source, recorder, patches=patches, max_seconds=config.get("max_seconds"))
             app.run()
             from benchmarks.ours import scrollback_figures
 
@@ -51,7 +51,9 @@ def run(config: dict[str, Any]) -> dict[str, Any]:
         elif kind == "static":
             from benchmarks.baselines import NaiveStaticApp
 
-            naive = NaiveStaticApp(source, recorder, config["agents"])
+            naive = NaiveStaticApp(
+                source, recorder, config["agents"], max_seconds=config.get("max_seconds")
+            )
             naive.run()
             if naive._exception is not None:
                 raise naive._exception

@@ -36,6 +36,7 @@ def make_app(
     *,
     title: str = "flock-tui benchmark",
     patches: list[str] | None = None,
+    max_seconds: float | None = None,
 ) -> Any:
     from flock_tui.app import FlockApp
 
@@ -58,6 +59,15 @@ def make_app(
 
         def on_mount(self) -> None:
             self.run_worker(recorder.sample_forever(), group="benchmark-sampler")
+            if max_seconds:
+                self.set_timer(max_seconds, self._benchmark_cap)
+
+        def _benchmark_cap(self) -> None:
+            recorder.notes.append(
+                f"stopped after {max_seconds:g}s with "
+                f"{recorder.received - recorder.applied} tokens not yet drawn"
+            )
+            self.exit(0)
 
     return BenchFlockApp(CountingSource(source, recorder), exit_on_finish=True, title=title)
 

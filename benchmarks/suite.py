@@ -41,10 +41,10 @@ class Plan:
 def full_plan(seconds: float = 60.0) -> Plan:
     return Plan(
         scenarios=(
-            Scenario("ours_16x50", "ours", 16, seconds=seconds),
-            Scenario("ours_32x50", "ours", 32, seconds=seconds),
-            Scenario("ours_64x50", "ours", 64, seconds=seconds),
-            Scenario("ours_1x50", "ours", 1, seconds=seconds),
+            Scenario("ours_16x50", "ours", 16, seconds=seconds, max_seconds=seconds + 30),
+            Scenario("ours_32x50", "ours", 32, seconds=seconds, max_seconds=seconds + 30),
+            Scenario("ours_64x50", "ours", 64, seconds=seconds, max_seconds=seconds + 30),
+            Scenario("ours_1x50", "ours", 1, seconds=seconds, max_seconds=seconds + 30),
             Scenario("baseline_live_1x50", "live", 1, seconds=seconds),
             Scenario("baseline_live4_1x50", "live4", 1, seconds=seconds),
             Scenario(
@@ -63,7 +63,9 @@ def full_plan(seconds: float = 60.0) -> Plan:
                 seconds=seconds,
                 max_seconds=seconds + 5,
             ),
-            Scenario("baseline_static_16x50", "static", 16, seconds=seconds),
+            Scenario(
+                "baseline_static_16x50", "static", 16, seconds=seconds, max_seconds=seconds + 5
+            ),
             Scenario("scrollback_16x10000", "ours", 16, mode="lines", lines=10_000, warmup=0.0),
         ),
         pipe_events=200_000,
@@ -94,7 +96,7 @@ def quick_plan() -> Plan:
             s,
             agents=small[s.name],
             warmup=0.2,
-            max_seconds=s.max_seconds and 1.2 + 5,
+            max_seconds=s.max_seconds and 1.2 + 10,
             lines=200 if s.mode == "lines" else 0,
             timeout=60.0,
         )
