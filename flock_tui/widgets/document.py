@@ -81,6 +81,14 @@ class Block:
     def text(self) -> str:
         raise NotImplementedError
 
+    def offset_of(self, index: int) -> int:
+        """A width-independent position for visual line `index` (to keep a scroll place)."""
+        return index
+
+    def index_of(self, offset: int) -> int:
+        """The visual line holding position `offset` at the current width."""
+        return offset
+
 
 class TextBlock(Block):
     """Plain text in one style, wrapped at the document width, growing at its end."""
@@ -144,6 +152,22 @@ class TextBlock(Block):
         self._visual = [""]
         self._starts = bytearray(b"\x01")
         self.append(text)
+
+    def offset_of(self, index: int) -> int:
+        """Characters (newlines included) before visual line `index`."""
+        visual, starts = self._visual, self._starts
+        index = max(0, min(index, len(visual) - 1))
+        return sum(len(visual[i]) for i in range(index)) + sum(starts[1 : index + 1])
+
+    def index_of(self, offset: int) -> int:
+        position = 0
+        for index, (line, start) in enumerate(zip(self._visual, self._starts, strict=True)):
+            if index and start:
+                position += 1  # the newline before a logical line
+            if position + len(line) > offset:
+                return index
+            position += len(line)
+        return len(self._visual) - 1
 
     def trim_head(self, count: int) -> int:
         """Drop up to `count` visual lines from the top (keeping at least one)."""
@@ -307,6 +331,24 @@ class Document:
                 dropped = block.trim_head(excess)
                 self.trimmed += dropped
                 excess -= dropped
+
+    def anchor(self, y: int) -> tuple[Block, int] | None:
+        """A width-independent place for line `y` (as laid out at the last reflow)."""
+        if not self._blocks or y < 0:
+            return None
+        index = bisect_right(self._starts, y) - 1
+        block = self._blocks[index]
+        return block, block.offset_of(y - self._starts[index])
+
+    def locate(self, anchor: tuple[Block, int] | None) -> int | None:
+        """The line of `anchor` at the current layout (None if its block is gone)."""
+        if anchor is None:
+            return None
+        block, offset = anchor
+        for start, candidate in zip(self._starts, self._blocks, strict=True):
+            if candidate is block:
+                return start + block.index_of(offset)
+        return None
 
     def strip(self, y: int, width: int, base: Style) -> Strip:
         if y < 0 or y >= self.height:

@@ -85,15 +85,10 @@ class LineView(Widget, can_focus=True):
         """
         width = self.text_width
         if width <= 0 or not self.display:
-            self._laid_out_width = -1  # laid out when it is shown again (on_resize)
-            return False
+            return False  # laid out when it is shown again (on_resize)
         document = self.document
         old_height = document.height
-        if width != self._laid_out_width:
-            self._strips.clear()
-            document.dirty_from = 0
-        height = document.reflow(width)
-        self._laid_out_width = width
+        height = self._reflow(width)
         dirty = document.dirty_from
         if dirty is not None and self._strips:
             if dirty == 0:
@@ -116,6 +111,23 @@ class LineView(Widget, can_focus=True):
             self.refresh_lines(dirty - self.top, self.top + view - dirty)
         return False
 
+    def _reflow(self, width: int) -> int:
+        """Lay the document out at `width`; a new width keeps the same text at the top."""
+        document = self.document
+        anchor = None
+        if width != self._laid_out_width:
+            self._strips.clear()
+            if not self.follow and self._laid_out_width > 0:
+                anchor = document.anchor(self.top)
+        height = document.reflow(width)
+        self._laid_out_width = width
+        if anchor is not None:
+            located = document.locate(anchor)
+            if located is not None:
+                self.top = max(0, min(located, self.max_top))
+            document.dirty_from = 0
+        return height
+
     def refresh_lines(self, y_start: int, line_count: int = 1) -> None:
         """Repaint `line_count` view lines from view line `y_start`."""
         self.refresh(Region(0, y_start, self.size.width, line_count))
@@ -137,7 +149,8 @@ class LineView(Widget, can_focus=True):
 
     def relayout_view(self) -> None:
         """Lay out and repaint everything (after a resize or when shown again)."""
-        self._laid_out_width = -1
+        self._strips.clear()
+        self.document.dirty_from = 0
         self.update_layout()
         self.refresh()
 
@@ -183,9 +196,7 @@ class LineView(Widget, can_focus=True):
     def render_line(self, y: int) -> Strip:
         width = self.text_width
         if width != self._laid_out_width:
-            self.document.reflow(width)
-            self._laid_out_width = width
-            self._strips.clear()
+            self._reflow(width)
         base = self._base_style
         if base is None:
             base = self._base_style = self.rich_style

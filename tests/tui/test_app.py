@@ -436,3 +436,32 @@ async def test_the_feed_follows_the_terminal_width_until_toggled(tui, events):
         await pilot.resize_terminal(70, 30)
         await pilot.pause()
         assert app.feed_visible  # the user asked for it
+
+
+async def test_zooming_keeps_the_same_text_at_the_top_of_a_scrolled_pane(tui, events):
+    source = tui.ListSource([events.register("a"), events.register("b"), events.activate("a", "r")])
+    source.push(
+        *[
+            events.token("a", "r", "text", f"entry{i} " + "word " * (i % 17) + "\n")
+            for i in range(300)
+        ]
+    )
+    app = FlockApp(source)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await tui.wait_for_events(app, 303)
+        await pilot.pause()
+        pane = app.panes["a"]
+        pane.scroll_to_line(120)
+        await pilot.pause()
+        first_word = pane.render_line(0).text.split()[0]
+        narrow_top = pane.top
+        await pilot.press("z")
+        await pilot.pause()
+        await pilot.pause()
+        assert not pane.follow
+        assert pane.top < narrow_top, "wider lines: the same text sits on an earlier line"
+        assert first_word in pane.render_line(0).text
+        await pilot.press("z")
+        await pilot.pause()
+        await pilot.pause()
+        assert pane.top == narrow_top and first_word in pane.render_line(0).text

@@ -78,3 +78,18 @@ def test_document_trims_old_lines_beyond_its_cap():
     assert height == 100
     assert doc.trimmed == 100
     assert doc.plain_lines()[-1] == "line 4.39"
+
+
+def test_anchors_survive_a_rewrap():
+    doc = Document()
+    block = doc.group("g").add(TextBlock())
+    assert isinstance(block, TextBlock)
+    block.append("\n".join(f"n{i} " + "abc " * (i % 9) for i in range(100)))
+    doc.reflow(20)
+    for y in (0, 5, 37, doc.height - 1):
+        text = doc.plain_lines()[y].split()[0]
+        anchor = doc.anchor(y)
+        doc.reflow(55)
+        assert text in doc.plain_lines()[doc.locate(anchor)]
+        doc.reflow(20)
+        assert doc.locate(anchor) == y
