@@ -22,7 +22,8 @@ from typing import Any
 
 from flock_tui.record import Recorder
 from flock_tui.sources.base import EventSource, SourceEnded
-from flock_tui.sources.child import ChildProcessSource, describe_exit
+from flock_tui.sources.child import ChildProcessSource
+from flock_tui.sources.process import describe_exit
 from flock_tui.sources.tee import EnvelopeCallback, TeeSource
 
 SHUTDOWN_SECONDS = 15.0

@@ -17,9 +17,7 @@ import asyncio
 import contextlib
 import os
 import signal
-import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -35,45 +33,12 @@ from engine.events import (
 )
 from flock_tui.sources.base import SourceEnded, SourceItem, SourceNotice
 from flock_tui.sources.lines import CHUNK_SIZE, Line, read_lines
+from flock_tui.sources.process import GRACE_SECONDS, ProcessGroup, describe_exit
 
 MAX_EVENT_LINE = 64 * 1024 * 1024  # one event line; a 1 MB token fits many times over
 MAX_CONSOLE_LINE = 16 * 1024  # one console line; longer lines are cut with a marker
-GRACE_SECONDS = 3.0  # SIGINT -> SIGTERM -> SIGKILL
 DRAIN_SECONDS = 5.0  # after exit, how long grandchildren may keep our pipes open
 _TRACEBACK = "Traceback (most recent call last):"
-
-
-def describe_exit(returncode: int, *, crashed: bool, stopped: bool) -> tuple[int, str]:
-    """(exit code as a shell reports it, human reason) for a child's return code."""
-    if returncode < 0:
-        signum = -returncode
-        try:
-            name = signal.Signals(signum).name
-        except ValueError:
-            name = f"signal {signum}"
-        code, reason = 128 + signum, f"killed by {name}"
-    elif returncode == 0:
-        code, reason = 0, "exited"
-    elif crashed:
-        code, reason = returncode, "crashed"
-    else:
-        code, reason = returncode, f"exited with code {returncode}"
-    if stopped:
-        reason = f"stopped by user ({reason})"
-    return code, reason
-
-
-class _ExitAwareProtocol(asyncio.subprocess.SubprocessStreamProtocol):
-    """Knows when the process has exited even while a grandchild keeps its pipes open
-    (on Python 3.11, ``Process.wait()`` also waits for every pipe to close)."""
-
-    def __init__(self, limit: int, loop: asyncio.AbstractEventLoop) -> None:
-        super().__init__(limit=limit, loop=loop)
-        self.exited = asyncio.Event()
-
-    def process_exited(self) -> None:
-        super().process_exited()
-        self.exited.set()
 
 
 class ChildProcessSource:
@@ -95,10 +60,9 @@ class ChildProcessSource:
         self.args = list(args)
         self.extra_env = dict(env or {})
         self.pass_fds = tuple(pass_fds)
-        self.grace_seconds = grace_seconds
+        self._group = ProcessGroup(grace_seconds)
         self.on_started = on_started  # called once the child runs (e.g. to close fds it inherited)
         self.description = " ".join([str(script), *self.args])
-        self.process: asyncio.subprocess.Process | None = None
         self.garbled_lines = 0
         self.console_lines = 0
         self.events = 0
@@ -108,11 +72,12 @@ class ChildProcessSource:
         self._child_totals: dict[str, Any] = {}
         self._saw_traceback = False
         self._stop_requested = False
-        self._stop_task: asyncio.Future[None] | None = None
         self._emit_lock = asyncio.Lock()
         self._queue: asyncio.Queue[SourceItem] | None = None
-        self._exited = asyncio.Event()
-        self._hurry = asyncio.Event()
+
+    @property
+    def process(self) -> asyncio.subprocess.Process | None:
+        return self._group.process
 
     # -- emitting ---------------------------------------------------------------------
 
@@ -207,17 +172,11 @@ class ChildProcessSource:
         loop = asyncio.get_running_loop()
         read_fd, write_fd = os.pipe()
         try:
-            transport, protocol = await loop.subprocess_exec(
-                lambda: _ExitAwareProtocol(CHUNK_SIZE, loop),
-                sys.executable,
-                str(self.script),
-                *self.args,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                pass_fds=(write_fd, *self.pass_fds),
-                start_new_session=True,
+            proc = await self._group.start(
+                [sys.executable, str(self.script), *self.args],
                 env=self._child_env(write_fd),
+                pass_fds=(write_fd, *self.pass_fds),
+                limit=CHUNK_SIZE,
             )
         except OSError as exc:
             os.close(read_fd)
@@ -226,11 +185,8 @@ class ChildProcessSource:
             return
         finally:
             os.close(write_fd)
-        self.process = asyncio.subprocess.Process(transport, protocol, loop)
-        self._exited = protocol.exited
         if self.on_started is not None:
             self.on_started()
-        proc = self.process
         assert proc.stdout is not None and proc.stderr is not None
         event_reader = asyncio.StreamReader(limit=CHUNK_SIZE, loop=loop)
         pipe = os.fdopen(read_fd, "rb", buffering=0)
@@ -247,13 +203,11 @@ class ChildProcessSource:
             ),
         ]
         try:
-            await protocol.exited.wait()
-            returncode = proc.returncode
-            assert returncode is not None
+            returncode = await self._group.wait()
             _, pending = await asyncio.wait(readers, timeout=self.drain_seconds)
             if pending:
                 # Left-over processes of the script's group still hold our pipes open.
-                self._signal_group(signal.SIGTERM)
+                self._group.signal(signal.SIGTERM)
             for task in pending:
                 task.cancel()
             for task in readers:
@@ -294,46 +248,8 @@ class ChildProcessSource:
         grace period short and sends the next signal at once.
         """
         self._stop_requested = True
-        if self._stop_task is None:
-            self._stop_task = asyncio.ensure_future(self._terminate())
-        elif not self._stop_task.done():
-            self._hurry.set()
-        await asyncio.shield(self._stop_task)
-
-    def _signal_group(self, signum: int) -> None:
-        assert self.process is not None
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.process.pid, signum)
-
-    async def _terminate(self) -> None:
-        proc = self.process
-        if proc is None:
-            return
-        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
-            if proc.returncode is not None:
-                return
-            self._signal_group(signum)
-            self._hurry.clear()
-            waits = [asyncio.ensure_future(e.wait()) for e in (self._exited, self._hurry)]
-            try:
-                await asyncio.wait(waits, timeout=self.grace_seconds, return_when="FIRST_COMPLETED")
-            finally:
-                for waiter in waits:
-                    waiter.cancel()
+        await self._group.stop()
 
     def kill_now(self, grace_seconds: float = 1.0) -> None:
         """Synchronous last resort after the event loop is gone: SIGTERM, then SIGKILL."""
-        proc = self.process
-        if proc is None or proc.returncode is not None:
-            return
-        for signum in (signal.SIGTERM, signal.SIGKILL):
-            self._signal_group(signum)
-            deadline = time.monotonic() + grace_seconds
-            while time.monotonic() < deadline:
-                try:
-                    pid, _ = os.waitpid(proc.pid, os.WNOHANG)
-                except ChildProcessError:
-                    return
-                if pid:
-                    return
-                time.sleep(0.05)
+        self._group.kill_now(grace_seconds)

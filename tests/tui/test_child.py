@@ -12,7 +12,8 @@ import pytest
 
 from engine.events import Envelope, encode
 from flock_tui.sources.base import SourceEnded, SourceItem
-from flock_tui.sources.child import ChildProcessSource, describe_exit
+from flock_tui.sources.child import ChildProcessSource
+from flock_tui.sources.process import describe_exit
 
 TIMEOUT = 60
 
@@ -129,7 +130,11 @@ async def test_stop_sends_sigint_to_the_process_group(tmp_path):
         tmp_path,
         f"""
         import signal, subprocess
-        grandchild = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+        grandchild = subprocess.Popen(
+            [sys.executable, "-c", "import time; print('up', flush=True); time.sleep(120)"],
+            stdout=subprocess.PIPE,
+        )
+        grandchild.stdout.readline()  # it is up (and has Python's own SIGINT handling)
         def on_int(*_):
             open({str(marker)!r}, "w").write(str(grandchild.wait()))
             sys.exit(7)
