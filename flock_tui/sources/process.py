@@ -14,7 +14,10 @@ GRACE_SECONDS = 3.0  # SIGINT -> SIGTERM -> SIGKILL
 
 
 def describe_exit(returncode: int, *, crashed: bool, stopped: bool) -> tuple[int, str]:
-    """(exit code as a shell reports it, human reason) for a child's return code."""
+    """(exit code as a shell reports it, human reason) for a child's return code.
+
+    `crashed`: a traceback was seen on the child's stderr (only trusted with exit code 1).
+    """
     if returncode < 0:
         signum = -returncode
         try:
@@ -24,7 +27,7 @@ def describe_exit(returncode: int, *, crashed: bool, stopped: bool) -> tuple[int
         code, reason = 128 + signum, f"killed by {name}"
     elif returncode == 0:
         code, reason = 0, "exited"
-    elif crashed:
+    elif crashed and returncode == 1:  # Python's exit code for an uncaught exception
         code, reason = returncode, "crashed"
     else:
         code, reason = returncode, f"exited with code {returncode}"

@@ -236,6 +236,7 @@ async def test_extra_env_and_pass_fds_reach_the_child(tmp_path):
 def test_describe_exit():
     assert describe_exit(0, crashed=False, stopped=False) == (0, "exited")
     assert describe_exit(1, crashed=True, stopped=False) == (1, "crashed")
+    assert describe_exit(7, crashed=True, stopped=False) == (7, "exited with code 7")
     assert describe_exit(-9, crashed=False, stopped=True) == (
         137,
         "stopped by user (killed by SIGKILL)",
