@@ -104,6 +104,7 @@ class FlockApp(App[int]):
         self.panes: dict[str, AgentPane] = {}
         self.source_finished = asyncio.Event()
         """Set once the source's SourceEnded has been applied and drawn."""
+        self._source_applied = asyncio.Event()  # set by the dispatcher itself
         self.live = bool(getattr(source, "live", True))
         self.batches = 0
         self.events_seen = 0
@@ -267,6 +268,7 @@ class FlockApp(App[int]):
         )
 
     def _on_source_ended(self, ended: SourceEnded) -> None:
+        self._source_applied.set()
         code = self.state.exit_code
         self.post_message(self.RunEnded(code, self.state.finish_reason or ended.reason))
         if self.exit_on_finish and not self._quitting:
@@ -417,8 +419,9 @@ class FlockApp(App[int]):
         self.status_bar.show(self.state)
         try:
             await asyncio.wait_for(self.source.stop(), STOP_TIMEOUT)
-            if not self.state.source_ended:
-                await asyncio.wait_for(self.source_finished.wait(), STOP_TIMEOUT)
+            # Not source_finished: that one is set after a refresh, which cannot happen
+            # while this action holds the app's message loop.
+            await asyncio.wait_for(self._source_applied.wait(), STOP_TIMEOUT)
         except TimeoutError:
             pass
         code = self.state.exit_code if self.state.exit_code is not None else 0

@@ -465,3 +465,29 @@ async def test_zooming_keeps_the_same_text_at_the_top_of_a_scrolled_pane(tui, ev
         await pilot.pause()
         await pilot.pause()
         assert pane.top == narrow_top and first_word in pane.render_line(0).text
+
+
+async def test_quit_waits_for_a_source_that_ends_a_moment_after_stop(tui, events, monkeypatch):
+    """The quit action must see the late SourceEnded (the app's own loop is busy with the
+    action meanwhile): with a 60 s stop timeout, quitting still ends within the test's
+    10 s guard and returns the late exit code."""
+    import flock_tui.app
+
+    monkeypatch.setattr(flock_tui.app, "STOP_TIMEOUT", 60.0)
+
+    class SlowStop(tui.ListSource):
+        async def stop(self) -> None:
+            self.stopped = True
+            asyncio.get_running_loop().call_later(0.3, self.end, 7, "stopped late")
+
+    source = SlowStop([events.register("w")])
+    app = FlockApp(source)
+
+    async def run() -> None:
+        async with app.run_test() as pilot:
+            await tui.wait_for_events(app, 1)
+            await pilot.press("q")
+            await pilot.pause()
+
+    await asyncio.wait_for(run(), 10)
+    assert source.stopped and app.return_code == 7
