@@ -10,6 +10,7 @@ import os
 import re
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -269,6 +270,25 @@ def test_quitting_stops_the_child_and_exits_with_its_code(terminal, tmp_path, ke
     assert finished[0].data["reason"].startswith("stopped by user")
     assert code == finished[0].data["exit_code"] == 130  # the child died of its SIGINT
     assert not alive(pid)
+    terminal.assert_restored()
+
+
+def test_sigterm_to_flock_tui_stops_the_child_and_restores_the_terminal(terminal, tmp_path):
+    record = tmp_path / "term.jsonl"
+    terminal.start(
+        [FLOCK_TUI, "--record", str(record), "examples/16_news_desk.py"],
+        env={"FLOCK_OFFLINE_TPS": "20"},
+    )
+    terminal.wait_for(lambda s: "RUNNING" in s, 60, "the run to start")
+    child_pid = record_pid(record)
+    shell = int(terminal.tmux("display-message", "-p", "-t", "t", "#{pane_pid}"))
+    children = Path(f"/proc/{shell}/task/{shell}/children").read_text().split()
+    assert len(children) == 1
+    flock_tui_pid = int(children[0])
+    os.kill(flock_tui_pid, signal.SIGTERM)
+    code = terminal.wait_exit(60)
+    assert code == 128 + signal.SIGTERM
+    assert not alive(child_pid)
     terminal.assert_restored()
 
 
