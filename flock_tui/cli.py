@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from flock_tui import __version__
-from flock_tui.launch import AppCrashed, Invocation, Launch, run_plain_mode, run_tui_mode
+from flock_tui.launch import AppCrashed, Invocation, Launch, Mode, run_plain_mode, run_tui_mode
 from flock_tui.record import Recorder, RecordError
 
 PROG = "flock-tui"
@@ -177,7 +177,7 @@ def parse_args(argv: list[str]) -> Invocation:
     if not forced and command in _COMMANDS:
         # Options may also follow `replay RUN.jsonl` / `attach URL`.
         ns = parser.parse_args([*head, *_options_only(rest), "--", command])
-        mode = command
+        mode: Mode = "replay" if command == "replay" else "attach"
         operands = _operands(rest)
         if len(operands) != 1:
             what = "RUN.jsonl" if mode == "replay" else "a ws:// URL"

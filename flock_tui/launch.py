@@ -18,7 +18,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from flock_tui.record import Recorder
 from flock_tui.sources.base import EventSource, SourceEnded
@@ -28,12 +28,14 @@ from flock_tui.sources.tee import EnvelopeCallback, TeeSource
 
 SHUTDOWN_SECONDS = 15.0
 
+Mode = Literal["script", "replay", "attach"]
+
 
 @dataclass
 class Invocation:
     """What the command line asked for."""
 
-    mode: str  # "script" | "replay" | "attach"
+    mode: Mode
     target: str  # SCRIPT, RUN.jsonl or the ws:// URL
     args: list[str] = field(default_factory=list)
     record: Path | None = None
