@@ -192,3 +192,24 @@ def test_recorded_exit_code_is_the_replay_exit_code(tmp_path):
     assert replay.returncode == 4
     assert replay.stdout == live.stdout
     assert "[stdout] about to fail" in replay.stdout
+
+
+def test_a_crash_mid_stream_in_plain_mode_keeps_the_partial_text(tmp_path):
+    script = tmp_path / "crash.py"
+    script.write_text(
+        "import os\n"
+        "from engine.events import EventFactory, AgentActivated, StreamingOutput, encode_line\n"
+        "fd = int(os.environ['FLOCK_TUI_EVENT_FD'])\n"
+        "f = EventFactory()\n"
+        "os.write(fd, encode_line(f.make(AgentActivated(agent_name='writer', run_id='r1'))))\n"
+        "for i, t in enumerate(['half of ', 'a sentence']):\n"
+        "    os.write(fd, encode_line(f.make(StreamingOutput(\n"
+        "        agent_name='writer', run_id='r1', field='body', content=t, sequence=i))))\n"
+        "raise RuntimeError('boom in the middle')\n"
+    )
+    result = run_cli(str(script), cwd=tmp_path)
+    assert result.returncode == 1
+    lines = result.stdout.splitlines()
+    assert "[stderr] RuntimeError: boom in the middle" in lines
+    assert "[writer #1] body: half of a sentence" in lines
+    assert lines[-1] == "[end] crashed (exit code 1); 0 artifact(s)"
