@@ -57,6 +57,8 @@ environment:
                       set by flock-tui for the child: the pipe the engine writes
                       its events to, and a marker that it runs under flock-tui
   TEXTUAL_FPS         the TUI's maximum frame rate (default 60)
+  FLOCK_TUI_DEBUG     set to 1 to get a traceback instead of a one-line error when
+                      flock-tui itself fails
 
 exit status:
   the script's exit code (128+N when it was killed by signal N); for replay the
