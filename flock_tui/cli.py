@@ -43,19 +43,24 @@ keys (in the TUI):
   f                  show / hide the feed of published artifacts
   c                  show / hide the console (the script's own stdout/stderr)
   ?                  help
+  up / down, pgup / pgdn, home
+                     scroll the focused pane (or the mouse wheel); scrolling up
+                     pauses follow-tail
+  end                back to the tail: follow-tail resumes
   q / ctrl+c         quit: the script's process group gets SIGINT, then SIGTERM
-                     after 3 s, then SIGKILL; flock-tui exits with its exit code
-  Panes follow their tail; scrolling up (mouse wheel, arrows, page up) pauses
-  following, scrolling back to the bottom resumes it. The footer shows the keys.
+                     after 3 s, then SIGKILL (q again: leave at once); flock-tui
+                     exits with the script's exit code
+  The footer shows the main keys.
 
 environment:
   DEFAULT_MODEL       the LLM the script's agents use (e.g. openai/gpt-4.1, with
                       the provider's API key); unset = the built-in offline model
   FLOCK_OFFLINE_TPS   tokens per second per agent of the offline model (default
                       40; 0 = no delay)
-  FLOCK_TUI_EVENT_FD, FLOCK_TUI_CHILD
+  FLOCK_TUI_EVENT_FD, FLOCK_TUI_CHILD, FLOCK_TUI_CONTROL_FD
                       set by flock-tui for the child: the pipe the engine writes
-                      its events to, and a marker that it runs under flock-tui
+                      its events to, a marker that it runs under flock-tui, and
+                      (with --web) the socket the dashboard publishes through
   TEXTUAL_FPS         the TUI's maximum frame rate (default 60)
   FLOCK_TUI_DEBUG     set to 1 to get a traceback instead of a one-line error when
                       flock-tui itself fails
