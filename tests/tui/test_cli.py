@@ -208,3 +208,17 @@ def test_parse_args_options_before_and_after_commands():
     assert str(inv.record) == "r.jsonl"
     with pytest.raises(UsageError, match="exactly one"):
         parse_args(["replay", "a.jsonl", "b.jsonl"])
+
+
+def test_help_names_every_key_the_app_binds():
+    from textual.binding import Binding
+
+    from flock_tui.app import FlockApp
+
+    help_text = flock_tui("--help").stdout
+    keys_section = help_text.split("keys (in the TUI):")[1].split("environment:")[0]
+    names = {"question_mark": "?"}
+    for binding in FlockApp.BINDINGS:
+        assert isinstance(binding, Binding)
+        for key in binding.key.split(","):
+            assert names.get(key, key) in keys_section, key
