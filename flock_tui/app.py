@@ -276,7 +276,7 @@ class FlockApp(App[int]):
         self.call_after_refresh(self.source_finished.set)
 
     def _finish(self) -> None:
-        self.exit(self.state.exit_code or 0, return_code=self.state.exit_code or 0)
+        self._exit_with_code()
 
     def _tick(self) -> None:
         if self.state.ended or self.state.source_ended:
@@ -411,18 +411,30 @@ class FlockApp(App[int]):
             self.action_show_help_panel()
 
     # ------------------------------------------------------------------ quit
-    async def action_quit(self) -> None:
+    def action_quit(self) -> None:
+        """Stop the source, wait (bounded) for its exit code, then exit with it.
+
+        The waiting runs in a worker so the screen stays live meanwhile; pressing quit
+        again exits at once.
+        """
         if self._quitting:
+            self._exit_with_code()
             return
         self._quitting = True
-        self.status_bar.title_text = "quitting…"
+        self.status_bar.title_text = "quitting… (q again to leave now)"
         self.status_bar.show(self.state)
+        self.run_worker(self._quit(), name="quit", group="quit")
+
+    async def _quit(self) -> None:
         try:
             await asyncio.wait_for(self.source.stop(), STOP_TIMEOUT)
-            # Not source_finished: that one is set after a refresh, which cannot happen
-            # while this action holds the app's message loop.
             await asyncio.wait_for(self._source_applied.wait(), STOP_TIMEOUT)
         except TimeoutError:
             pass
+        except Exception as exc:  # a failing stop() must not keep the user in the app
+            self.state.apply(SourceNotice("error", f"stopping the source failed: {exc!r}"))
+        self._exit_with_code()
+
+    def _exit_with_code(self) -> None:
         code = self.state.exit_code if self.state.exit_code is not None else 0
         self.exit(code, return_code=code)

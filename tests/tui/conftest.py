@@ -116,6 +116,16 @@ async def wait_for_events(app: object, count: int) -> None:
     await asyncio.wait_for(poll(), WAIT)
 
 
+async def wait_for_exit(app: object) -> None:
+    """Wait (bounded) until the app has called exit (its return code is set)."""
+
+    async def poll() -> None:
+        while app.return_code is None:  # type: ignore[attr-defined]
+            await asyncio.sleep(0.01)
+
+    await asyncio.wait_for(poll(), WAIT)
+
+
 class Helpers:
     """The helpers above, handed to tests as the `tui` fixture (importlib mode has no
     importable conftest)."""
@@ -125,6 +135,7 @@ class Helpers:
     Events = Events
     wait_until_ended = staticmethod(wait_until_ended)
     wait_for_events = staticmethod(wait_for_events)
+    wait_for_exit = staticmethod(wait_for_exit)
 
 
 @pytest.fixture

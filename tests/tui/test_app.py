@@ -168,7 +168,7 @@ async def test_quit_stops_the_source_and_returns_its_exit_code(tui, events):
     async with app.run_test() as pilot:
         await tui.wait_for_events(app, 1)
         await pilot.press("q")
-        await pilot.pause()
+        await tui.wait_for_exit(app)
     assert source.stopped
     assert app.return_code == 130
 
@@ -487,7 +487,26 @@ async def test_quit_waits_for_a_source_that_ends_a_moment_after_stop(tui, events
         async with app.run_test() as pilot:
             await tui.wait_for_events(app, 1)
             await pilot.press("q")
-            await pilot.pause()
+            await tui.wait_for_exit(app)
 
     await asyncio.wait_for(run(), 10)
     assert source.stopped and app.return_code == 7
+
+
+async def test_quit_twice_leaves_at_once_even_if_the_source_never_stops(tui, events):
+    class Stuck(tui.ListSource):
+        async def stop(self) -> None:
+            self.stopped = True
+            await asyncio.Event().wait()  # never returns
+
+    source = Stuck([events.register("w")])
+    app = FlockApp(source)
+    async with app.run_test() as pilot:
+        await tui.wait_for_events(app, 1)
+        await pilot.press("q")
+        await pilot.pause()
+        assert source.stopped and app.return_code is None
+        assert "quitting" in str(app.status_bar.render())
+        await pilot.press("q")
+        await tui.wait_for_exit(app)
+    assert app.return_code == 0
