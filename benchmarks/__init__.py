@@ -1,0 +1,1 @@
+"""flock-tui benchmarks: `python -m benchmarks --help` (see docs/performance.md)."""

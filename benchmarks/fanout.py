@@ -222,8 +222,18 @@ async def _run_clients(
         "messages_per_reader": [r.messages for r in readers],
         "server_cpu_share": round((server_cpu1 - server_cpu0) / (t_end - t_go), 3),
         "clients_process_cpu_share": round((cpu1 - cpu0) / (t_end - t_go), 3),
+        "stuck_client_queue": _stuck_queue(health),
         "health": health,
     }
+
+
+def _stuck_queue(health: dict[str, Any]) -> dict[str, Any] | None:
+    """The never-reading client's queue as /health reports it (the one that sent least)."""
+    clients = health.get("per_client") or []
+    if not clients:
+        return None
+    stuck = min(clients, key=lambda c: c.get("sent", 0))
+    return {k: stuck.get(k) for k in ("sent", "merges", "drops", "queued")}
 
 
 async def _health(port: int) -> dict[str, Any]:
