@@ -6,6 +6,7 @@ killed in a finally, so a failure never leaves a terminal or a child behind.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shlex
@@ -246,6 +247,31 @@ def test_news_desk_streams_in_several_panes_at_once_then_exits(terminal, tmp_pat
     terminal.assert_restored()
     finished = decode(record.read_text().splitlines()[-1])
     assert finished.event_type == "run_finished" and finished.data["exit_code"] == 0
+
+
+def test_blog_review_runs_to_the_end_in_a_real_terminal(terminal, tmp_path):
+    record = tmp_path / "blog.jsonl"
+    terminal.start(
+        [FLOCK_TUI, "--exit-on-finish", "--record", str(record), "examples/03_blog_review.py"],
+        env={"FLOCK_OFFLINE_TPS": "200"},
+    )
+    seen: set[str] = set()
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not terminal.rc_file.exists():
+        with contextlib.suppress(RuntimeError):
+            seen |= set(panes(terminal.screen()))
+        time.sleep(0.2)
+    assert terminal.wait_exit(60) == 0
+    assert {"blog_writer", "seo_optimizer", "html_writer"} <= seen
+    terminal.assert_restored()
+    events = [decode(line) for line in record.read_text().splitlines()]
+    writers = {
+        e.data["run_id"]
+        for e in events
+        if e.event_type == "agent_activated" and e.data["agent_name"] == "blog_writer"
+    }
+    assert len(writers) >= 2  # the review loop sent the blog back at least once
+    assert events[-1].event_type == "run_finished" and events[-1].data["exit_code"] == 0
 
 
 @pytest.mark.parametrize("key", ["q", "C-c"])
