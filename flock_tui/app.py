@@ -57,6 +57,7 @@ class FlockApp(App[int]):
         Binding("tab,]", "next_pane", "Next", priority=True),
         Binding("shift+tab,[", "previous_pane", "Prev", priority=True),
         Binding("z,enter", "zoom", "Zoom"),
+        Binding("m", "toggle_markdown", "Markdown"),
         Binding("f", "toggle_feed", "Feed"),
         Binding("c", "toggle_console", "Console"),
         Binding("}", "next_page", "Next page", show=False),
@@ -403,6 +404,12 @@ class FlockApp(App[int]):
     @property
     def console_visible(self) -> bool:
         return not self.console_view.has_class("-hidden")
+
+    def action_toggle_markdown(self) -> None:
+        """Finished fields of the focused pane as Markdown, or back to literal text."""
+        pane = self.focused_pane() or self.grid.zoomed
+        if pane is not None:
+            pane.set_markdown(not pane.markdown)
 
     def action_help(self) -> None:
         if self.screen.query("HelpPanel"):

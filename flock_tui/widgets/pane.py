@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from rich.console import Console
+from rich.markdown import Markdown
 from rich.style import Style
 from rich.table import Table
 from rich.text import Text
@@ -27,6 +28,8 @@ ERROR = Style(color="bright_red", bold=True)
 ERROR_DETAIL = Style(color="red")
 TABLE_VALUE_LIMIT = 1_000
 SUBTITLE_INTERVAL = 1.0
+MARKDOWN_LIMIT = 50_000
+"""Longer fields stay plain text even in Markdown mode (rendering cost)."""
 
 
 @dataclass(slots=True)
@@ -37,6 +40,8 @@ class _RunView:
     header: TextBlock
     version: int = -1
     parts: list[tuple[Any, TextBlock, int]] = field(default_factory=list)
+    markdown: dict[int, RenderedBlock] = field(default_factory=dict)
+    """Finished fields currently drawn as Markdown, by part index."""
     artifacts: int = 0
     error_shown: bool = False
     header_text: str = ""
@@ -80,6 +85,7 @@ class AgentPane(LineView):
         self._title_key: tuple[Any, ...] = ()
         self._subtitle_key: tuple[Any, ...] = ()
         self._subtitle_at = 0.0
+        self.markdown = False
 
     # ------------------------------------------------------------ sync from state
     def sync(self, clock: datetime | None, *, force: bool = False) -> None:
@@ -135,11 +141,49 @@ class AgentPane(LineView):
             record = run.artifacts[view.artifacts]
             group.add(RenderedBlock(self._table_renderer(record), plain=_table_plain(record)))
             view.artifacts += 1
+        if self.markdown:
+            self._apply_markdown(view)
         if run.error and not view.error_shown:
             group.add(TextBlock(f"✗ {run.error}", style=ERROR))
             if run.error_detail:
                 group.add(TextBlock(run.error_detail.rstrip("\n"), style=ERROR_DETAIL))
             view.error_shown = True
+
+    # ---------------------------------------------------------------- markdown
+    def set_markdown(self, on: bool) -> None:
+        """Draw finished fields as Markdown (on) or as the literal streamed text (off)."""
+        self.markdown = on
+        for view in self._runs.values():
+            self._apply_markdown(view)
+        self.relayout_view()
+
+    def _apply_markdown(self, view: _RunView) -> None:
+        blocks = view.group.blocks
+        for index, (part, text_block, _) in enumerate(view.parts):
+            shown = view.markdown.get(index)
+            wanted = (
+                self.markdown
+                and isinstance(part, FieldText)
+                and part.final
+                and part.length <= MARKDOWN_LIMIT
+            )
+            if wanted and shown is None:
+                shown = RenderedBlock(self._markdown_renderer(part.text), plain=part.text)
+                blocks[blocks.index(text_block)] = shown
+                view.markdown[index] = shown
+            elif not wanted and shown is not None:
+                blocks[blocks.index(shown)] = text_block
+                text_block.changed_from = 0
+                del view.markdown[index]
+
+    def _markdown_renderer(self, text: str) -> Any:
+        def render(width: int) -> list[Strip]:
+            console: Console = self.app.console
+            options = console.options.update_width(max(10, width))
+            markdown = Markdown(text, hyperlinks=False)
+            return [Strip(line) for line in console.render_lines(markdown, options, pad=False)]
+
+        return render
 
     def _table_renderer(self, record: ArtifactRecord) -> Any:
         def render(width: int) -> list[Strip]:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from textual.message import Message
 
-from engine.events import MessagePublished, RunFinished
+from engine.events import AgentCompleted, MessagePublished, RunFinished
 from flock_tui.app import FlockApp
 from flock_tui.sources.base import SourceEnded, SourceNotice
 from flock_tui.sources.replay import ReplaySource
@@ -510,3 +510,38 @@ async def test_quit_twice_leaves_at_once_even_if_the_source_never_stops(tui, eve
         await pilot.press("q")
         await tui.wait_for_exit(app)
     assert app.return_code == 0
+
+
+async def test_markdown_view_of_finished_fields_toggles_and_stays_safe(tui, events):
+    text = "# Title\n\nSome **bold** words, `code` and [red]x[/red] [a link](http://evil)\n\n- one\n- two\n"
+    source = tui.ListSource(
+        [
+            events.activate("w", "r"),
+            events.token("w", "r", "body", text),
+            events(AgentCompleted(agent_name="w", run_id="r")),
+        ]
+    )
+    app = FlockApp(source)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await tui.wait_for_events(app, 3)
+        await pilot.pause()
+        pane = app.panes["w"]
+        assert app.focused_pane() is pane
+
+        def drawn() -> list:
+            return [
+                pane.document.strip(y, 90, pane.rich_style) for y in range(pane.document.height)
+            ]
+
+        assert any("**bold**" in strip.text for strip in drawn())
+        await pilot.press("m")
+        await pilot.pause()
+        lines = drawn()
+        bold_line = next(strip for strip in lines if "bold" in strip.text)
+        assert "**" not in bold_line.text and "[red]x[/red]" in bold_line.text
+        assert any(seg.style and seg.style.bold and "bold" in seg.text for seg in bold_line)
+        assert all(not (seg.style and seg.style.link) for strip in lines for seg in strip)
+        assert any("• one" in strip.text or "one" == strip.text.strip()[-3:] for strip in lines)
+        await pilot.press("m")
+        await pilot.pause()
+        assert any("**bold**" in strip.text for strip in drawn())
