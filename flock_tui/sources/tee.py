@@ -47,10 +47,14 @@ class TeeSource:
                     await self._producer_gone(producer, relay, queue)
                     return
                 item = getter.result()
-                await self._forward(item, queue)
-                if isinstance(item, SourceEnded):
-                    await producer
-                    return
+                while True:  # forward everything already waiting, without a wait per item
+                    await self._forward(item, queue)
+                    if isinstance(item, SourceEnded):
+                        await producer
+                        return
+                    if relay.empty():
+                        break
+                    item = relay.get_nowait()
         finally:
             if getter is not None and not getter.done():
                 getter.cancel()
