@@ -51,6 +51,8 @@ class Recorder:
         self.points: list[tuple[float, float, int]] = []  # (time, cpu, applied) per batch
         self.stamps: list[tuple[float, int, float]] = []  # (time, events, oldest's latency)
         self._pending: list[float] = []
+        self._pending_write: list[float] = []  # the cross-check: next frame written
+        self.write_latencies: list[float] = []
         self._lock = threading.Lock()
         self.queue: asyncio.Queue[SourceItem] | None = None
         self.started_t = time.time()
@@ -88,6 +90,7 @@ class Recorder:
         with self._lock:
             first = not self._pending
             self._pending.extend(created)
+            self._pending_write.extend(created)
         return first
 
     def stamp(self) -> None:
@@ -100,7 +103,13 @@ class Recorder:
             self.stamps.append((now, len(pending), now - min(pending)))
 
     def frame(self) -> None:
-        self.frames.append(time.time())
+        """A frame is being written to the terminal (called just before the write)."""
+        now = time.time()
+        self.frames.append(now)
+        with self._lock:
+            pending, self._pending_write = self._pending_write, []
+        if pending:
+            self.write_latencies.extend(now - t for t in pending)
 
     def sample(self) -> None:
         queue_size = self.queue.qsize() if self.queue is not None else 0
@@ -124,6 +133,8 @@ class Recorder:
             "received": self.received,
             "applied": self.applied,
             "latency": metrics.latency_summary(self.latencies),
+            # cross-check: created -> the next frame written after the batch was applied
+            "latency_at_write": metrics.latency_summary(self.write_latencies),
             "frames_total": len(self.frames),
             "peak_rss_mb": round(metrics.peak_rss_bytes() / metrics.MIB, 1),
             "notes": self.notes,
