@@ -230,7 +230,8 @@ class RenderedBlock(Block):
         return len(self._strips)
 
     def strip(self, index: int, width: int, base: Style) -> Strip:
-        return self._strips[index].crop_extend(0, width, base)
+        # The render has no background of its own: put the view's style under it.
+        return self._strips[index].apply_style(base).crop_extend(0, width, base)
 
 
 class Group:

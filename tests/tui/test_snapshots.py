@@ -117,3 +117,11 @@ def test_recorded_blog_review(snap_compare, tui, size):
     assert snap_compare(
         replay_app(tui, "recorded_blog_review"), terminal_size=size, run_before=settled()
     )
+
+
+def test_recorded_blog_review_zoomed_as_markdown(snap_compare, tui):
+    assert snap_compare(
+        replay_app(tui, "recorded_blog_review"),
+        terminal_size=LARGE,
+        run_before=settled("z", "m", "home"),
+    )
