@@ -233,6 +233,10 @@ class FlockApp(App[int]):
             grid = self.grid
             visible = grid.visible_panes()
             final = changes.ended
+            if final:
+                for pane in grid.panes:
+                    pane.settled = True
+                    pane.snap_to_tail()
             for name in changes.agents:
                 self.panes[name].sync(clock, force=final)
             for pane in grid.panes if final else visible:

@@ -11,6 +11,8 @@ from flock_tui.widgets.pane import AgentPane
 
 MIN_PANE_WIDTH = 28
 MIN_PANE_HEIGHT = 6
+JUMP_SCROLL_PANES = 4
+"""With this many panes on screen, following panes scroll in jumps (fewer repaints)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,9 +109,12 @@ class PaneGrid(Container):
             self.styles.grid_size_columns = plan.columns
             rows = plan.rows if plan.pages > 1 else math.ceil(len(self.panes) / plan.columns)
             self.styles.grid_size_rows = max(1, rows)
-        visible = set(map(id, self.visible_panes()))
+        shown_panes = self.visible_panes()
+        visible = set(map(id, shown_panes))
+        busy = len(shown_panes) >= JUMP_SCROLL_PANES
         for pane in self.panes:
             shown = id(pane) in visible
+            pane.jump_scroll = busy
             if shown and not pane.display:
                 # It may come back at the size it had: no Resize, so lay it out explicitly.
                 pane.call_after_refresh(pane.relayout_view)

@@ -96,8 +96,8 @@ class LineView(Widget, can_focus=True):
             else:
                 for key in [key for key in self._strips if key // 3 >= dirty]:
                     del self._strips[key]
-        new_top = self.max_top if self.follow else min(self.top, self.max_top)
-        if new_top != self.top or self._bar_changed(height):
+        new_top = self._follow_top(height) if self.follow else min(self.top, self.max_top)
+        if new_top != self.top:
             self.top = new_top
             self.refresh()
             return True
@@ -132,8 +132,29 @@ class LineView(Widget, can_focus=True):
         """Repaint `line_count` view lines from view line `y_start`."""
         self.refresh(Region(0, y_start, self.size.width, line_count))
 
-    def _bar_changed(self, height: int) -> bool:
-        return self._thumb(height) != self._bar
+    def jump_lines(self) -> int:
+        """Blank lines to leave under the tail when following scrolls (0: scroll by line).
+
+        Scrolling repaints the whole view, so a busy screen scrolls in jumps: the view
+        then repaints once per `jump_lines()` new lines instead of once per line.
+        """
+        return 0
+
+    def _follow_top(self, height: int) -> int:
+        view = self.view_height
+        max_top = max(0, height - view)
+        jump = min(self.jump_lines(), view - 1)
+        if jump <= 0 or height <= view:
+            return max_top
+        if max_top <= self.top <= max_top + jump:
+            return self.top  # the tail is still in view, below it at most `jump` blanks
+        return max_top + jump
+
+    def snap_to_tail(self) -> None:
+        """Put the newest line on the bottom row (no jump slack) if following."""
+        if self.follow and self.top != self.max_top:
+            self.top = self.max_top
+            self.refresh()
 
     def _thumb(self, height: int) -> tuple[int, int]:
         view = self.view_height
@@ -141,7 +162,7 @@ class LineView(Widget, can_focus=True):
             return (0, 0)
         size = max(1, view * view // height)
         span = max(1, height - view)
-        start = min(view - size, self.top * (view - size) // span)
+        start = min(view - size, min(self.top, span) * (view - size) // span)
         return (start, size)
 
     def on_resize(self) -> None:
@@ -200,7 +221,7 @@ class LineView(Widget, can_focus=True):
         base = self._base_style
         if base is None:
             base = self._base_style = self.rich_style
-        if y == 0:
+        if y == 0:  # the thumb moves with full repaints only (a scroll, a new layout)
             self._bar = self._thumb(self.document.height)
         start, size = self._bar
         bar = 0 if not size else 2 if start <= y < start + size else 1

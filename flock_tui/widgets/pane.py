@@ -86,6 +86,10 @@ class AgentPane(LineView):
         self._subtitle_key: tuple[Any, ...] = ()
         self._subtitle_at = 0.0
         self.markdown = False
+        self.jump_scroll = False
+        """Set by the grid when many panes share the screen (see LineView.jump_lines)."""
+        self.settled = False
+        """Set when the source has ended: the tail sits exactly on the bottom row."""
 
     # ------------------------------------------------------------ sync from state
     def sync(self, clock: datetime | None, *, force: bool = False) -> None:
@@ -101,7 +105,14 @@ class AgentPane(LineView):
                     self._sync_run(run, view)
             # The stats ride along when the pane is repainted anyway (it scrolled).
             force = self.update_layout() or force
+        if not self.agent.active or self.settled:
+            self.snap_to_tail()
         self.update_titles(clock, force=force)
+
+    def jump_lines(self) -> int:
+        if self.jump_scroll and not self.settled and self.agent.active:
+            return max(0, self.view_height // 3)
+        return 0
 
     def _new_run_view(self, run: RunModel) -> _RunView:
         gap = "\n" if self.document.groups else ""  # a blank line between runs
