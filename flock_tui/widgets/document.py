@@ -109,11 +109,13 @@ class TextBlock(Block):
     def lines(self) -> list[str]:
         """The logical lines (as appended, without wrapping)."""
         out: list[str] = []
+        pieces: list[str] = []
         for line, start in zip(self._visual, self._starts, strict=True):
-            if start:
-                out.append(line)
-            else:
-                out[-1] += line
+            if start and pieces:
+                out.append("".join(pieces))
+                pieces = []
+            pieces.append(line)
+        out.append("".join(pieces))
         return out
 
     def text(self) -> str:

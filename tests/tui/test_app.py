@@ -569,3 +569,25 @@ async def test_a_busy_screen_scrolls_in_jumps_and_settles_on_the_tail_at_the_end
         await tui.wait_until_ended(app)
         await pilot.pause()
         assert pane.top == pane.max_top
+
+
+async def test_a_one_megabyte_line_survives_zoom_and_back(tui, events):
+    big = "x" * 1_000_000
+    source = tui.ListSource([events.register("w"), events.register("v"), events.activate("w", "r")])
+    source.push(events.token("w", "r", "text", big))
+    app = FlockApp(source)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await tui.wait_for_events(app, 4)
+        await pilot.pause()
+        pane = app.panes["w"]
+        narrow = pane.document.height
+        await pilot.press("z")
+        await pilot.pause()
+        assert pane.document.height < narrow
+        await pilot.press("z")
+        await pilot.pause()
+        assert pane.document.height == narrow
+        shown = "".join(pane.plain_lines()[2:])
+        # a narrow pane keeps its last 20,000 lines (the state keeps the whole text)
+        assert big.endswith(shown) and len(shown) > 800_000
+        assert app.state.agents["w"].runs["r"].field_text("text") == big
