@@ -232,7 +232,7 @@ class LineView(Widget, can_focus=True):
             text = self.document.strip(line, width, base)
             segment = Segment("▐", base + BAR_THUMB) if bar == 2 else Segment(" ", base)
             strip = Strip([*text, segment], width + 1)
-            if len(self._strips) > 1024:
+            if len(self._strips) > 6 * self.view_height + 32:  # keep it about one view
                 self._strips.clear()
             self._strips[key] = strip
         return strip
