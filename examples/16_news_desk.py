@@ -42,6 +42,8 @@ class Analysis(BaseModel):
 
     headline: str = Field(description="A sharp headline for this angle")
     body: str = Field(description="The analysis itself, two or three paragraphs")
+    risks: str = Field(description="The main risks and open questions for this angle")
+    outlook: str = Field(description="What to watch next, a short paragraph")
     confidence: float = Field(ge=0.0, le=1.0, description="How sure the desk is")
 
 
