@@ -120,6 +120,18 @@ class ConsoleOutput(_Payload):
     text: str
 
 
+class RunNotice(_Payload):
+    """Something the runner saw that the user should see (a garbled line on the pipe, ...).
+
+    Added by the runner (not by the engine) in its own seq order, so a record of the
+    run keeps its warnings. "info" is shown but is not a warning.
+    """
+
+    event_type: Literal["notice"] = Field("notice", exclude=True)
+    level: Literal["info", "warning", "error"]
+    text: str
+
+
 class RunFinished(_Payload):
     event_type: Literal["run_finished"] = Field("run_finished", exclude=True)
     exit_code: int | None = None
@@ -136,6 +148,7 @@ EventPayload = (
     | AgentCompleted
     | AgentError
     | ConsoleOutput
+    | RunNotice
     | RunFinished
 )
 
@@ -148,10 +161,11 @@ PAYLOAD_TYPES: dict[str, type[_Payload]] = {
     "agent_completed": AgentCompleted,
     "agent_error": AgentError,
     "console_output": ConsoleOutput,
+    "notice": RunNotice,
     "run_finished": RunFinished,
 }
 
-LIFECYCLE_EVENTS = frozenset(PAYLOAD_TYPES) - {"streaming_output", "console_output"}
+LIFECYCLE_EVENTS = frozenset(PAYLOAD_TYPES) - {"streaming_output", "console_output", "notice"}
 
 
 def utc_timestamp(moment: datetime | None = None) -> str:

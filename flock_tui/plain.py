@@ -26,6 +26,7 @@ from engine.events import (
     Envelope,
     MessagePublished,
     RunFinished,
+    RunNotice,
     RunStarted,
     StreamingOutput,
 )
@@ -110,7 +111,7 @@ class PlainRenderer:
         if isinstance(item, Envelope):
             self._envelope(item)
         elif isinstance(item, SourceNotice):
-            self._line(f"[{item.level}] {one_line(item.text, 2000)}")
+            self._notice(item.level, item.text)
         elif isinstance(item, SourceEnded):
             self._end(item)
 
@@ -160,10 +161,16 @@ class PlainRenderer:
             case ConsoleOutput():
                 for line in sanitize(payload.text).split("\n"):
                     self._line(f"[{payload.stream}] {line}")
+            case RunNotice():
+                self._notice(payload.level, payload.text)
             case RunFinished():
                 self.finished = payload
             case _:
                 pass  # an event type this version does not know
+
+    def _notice(self, level: str, text: str) -> None:
+        """A SourceNotice or a recorded notice event: the same line either way."""
+        self._line(f"[{level}] {one_line(text, 2000)}")
 
     def _run_started(self, payload: RunStarted) -> None:
         parts = [f"model {payload.model}" if payload.model else None]

@@ -4,6 +4,12 @@
 SourceEnded) into the model and records what changed; the app drains the changes once per
 batch (`take_changes()`) and syncs only the widgets concerned.
 
+Notices (a SourceNotice, or a recorded `notice` event, which is the same thing) go to the
+console in arrival order, as console lines of stream "warning" (levels warning and
+error: these are counted in `warnings`) or "info" (not a warning). Keeping them in the
+console's own order makes a replay's console the same as the live run's, however the
+items were batched.
+
 Time is event time: the clock is the latest event timestamp, so elapsed times and
 tokens per second are the same in every replay. A live app may push the wall clock with
 `tick(now)` while the run has not ended.
@@ -27,6 +33,7 @@ from engine.events import (
     MessagePublished,
     ProtocolError,
     RunFinished,
+    RunNotice,
     RunStarted,
     StreamingOutput,
     parse_timestamp,
@@ -59,7 +66,8 @@ class RunState:
         self.artifacts: dict[str, ArtifactRecord] = {}
         self.feed: deque[FeedEntry] = deque(maxlen=FEED_ENTRIES)
         self.console: deque[ConsoleLine] = deque(maxlen=CONSOLE_LINES)
-        self.warnings: deque[str] = deque(maxlen=WARNINGS_KEPT)
+        self.warnings: deque[str] = deque(maxlen=WARNINGS_KEPT)  # the latest, for display
+        self.warning_count = 0  # all of them (warnings and errors; info is not counted)
         self.script: str | None = None
         self.model: str | None = None
         self.started: datetime | None = None
@@ -115,13 +123,27 @@ class RunState:
         if isinstance(item, Envelope):
             self._apply_envelope(item)
         elif isinstance(item, SourceNotice):
-            self._warn(f"{item.level}: {sanitize(item.text)}")
+            self._notice(item.level, item.text)
         elif isinstance(item, SourceEnded):
             self._apply_ended(item)
 
+    def _notice(self, level: str, text: str) -> None:
+        line = f"{level}: {sanitize(text)}"
+        if level == "info":
+            self._console_line("info", line)
+        else:
+            self._warn(line)
+
     def _warn(self, text: str) -> None:
+        """A warning or error: counted, and shown in the console where it happened."""
         self.warnings.append(text)
-        self._changes.warnings.append(text)
+        self.warning_count += 1
+        self._console_line("warning", text)
+
+    def _console_line(self, stream: str, text: str) -> None:
+        entry = ConsoleLine(stream=stream, text=text)
+        self.console.append(entry)
+        self._changes.console.append(entry)
 
     def _apply_ended(self, item: SourceEnded) -> None:
         self.source_ended = True
@@ -188,6 +210,8 @@ class RunState:
                 self._on_error(payload, stamp)
             case ConsoleOutput():
                 self._on_console(payload.stream, payload.text)
+            case RunNotice():
+                self._notice(payload.level, payload.text)
             case RunStarted():
                 self.script = payload.script
                 self.model = payload.model
@@ -348,9 +372,7 @@ class RunState:
         if text.endswith("\n"):
             text = text[:-1]
         for line in text.split("\n"):
-            entry = ConsoleLine(stream=stream, text=line)
-            self.console.append(entry)
-            self._changes.console.append(entry)
+            self._console_line(stream, line)
 
 
 def _last_line(previous: str, text: str) -> str:

@@ -40,6 +40,11 @@ class BridgedSource:
         self.url: str | None = None
         self._closed = False
 
+    @property
+    def live(self) -> bool:
+        """Whether the wrapped source is a live run (a replay is not: no wall clock)."""
+        return bool(getattr(self.inner, "live", True))
+
     async def run(self, queue: asyncio.Queue[SourceItem]) -> None:
         callbacks = list(self.callbacks)
         try:

@@ -7,8 +7,10 @@ become ``console_output`` events, so user ``print()`` calls never touch the scre
 
 Every envelope leaving this source gets a fresh, strictly increasing ``seq`` (the
 child's session id, timestamp, correlation id and data are kept), so console lines and
-engine events share one order. The run ends with a ``run_finished`` event carrying the
-exit code and a ``SourceEnded``.
+engine events share one order. What goes wrong on the way (a garbled line on the event
+pipe, a script that cannot start) becomes a ``notice`` event in that same order, so a
+record of the run keeps its warnings. The run ends with a ``run_finished`` event
+carrying the exit code and a ``SourceEnded``.
 """
 
 from __future__ import annotations
@@ -28,10 +30,11 @@ from engine.events import (
     Envelope,
     ProtocolError,
     RunFinished,
+    RunNotice,
     decode,
     utc_timestamp,
 )
-from flock_tui.sources.base import SourceEnded, SourceItem, SourceNotice
+from flock_tui.sources.base import SourceEnded, SourceItem
 from flock_tui.sources.lines import CHUNK_SIZE, Line, read_lines
 from flock_tui.sources.process import GRACE_SECONDS, ProcessGroup, describe_exit
 
@@ -85,7 +88,7 @@ class ChildProcessSource:
         self._seq += 1
         return envelope.model_copy(update={"seq": self._seq})
 
-    def _own(self, payload: ConsoleOutput | RunFinished) -> Envelope:
+    def _own(self, payload: ConsoleOutput | RunNotice | RunFinished) -> Envelope:
         self._seq += 1
         return Envelope(
             seq=self._seq,
@@ -94,6 +97,11 @@ class ChildProcessSource:
             session_id=self._session_id or self._own_session_id,
             data=payload.model_dump(mode="json"),
         )
+
+    async def _notice(self, level: Literal["info", "warning", "error"], text: str) -> None:
+        """A notice event, stamped in this source's seq order like console output."""
+        payload = RunNotice(level=level, text=text)
+        await self._put(lambda: self._own(payload))
 
     async def _put(self, item: SourceItem | Callable[[], SourceItem]) -> None:
         """Put one item; envelopes are stamped under the lock so seq order = queue order."""
@@ -128,11 +136,8 @@ class ChildProcessSource:
         self.garbled_lines += 1
         n = self.garbled_lines
         if n <= 10 or n % 1000 == 0:
-            await self._put(
-                SourceNotice(
-                    "warning",
-                    f"event pipe: skipped a garbled line ({problem}); {n} skipped so far",
-                )
+            await self._notice(
+                "warning", f"event pipe: skipped a garbled line ({problem}); {n} skipped so far"
             )
 
     def _console_handler(
@@ -180,7 +185,7 @@ class ChildProcessSource:
             )
         except OSError as exc:
             os.close(read_fd)
-            await self._put(SourceNotice("error", f"could not start {self.script}: {exc}"))
+            await self._notice("error", f"could not start {self.script}: {exc}")
             await self._put(SourceEnded(None, f"failed to start: {exc.strerror or exc}"))
             return
         finally:
@@ -232,10 +237,8 @@ class ChildProcessSource:
             events=self.events, console_lines=self.console_lines, garbled_lines=self.garbled_lines
         )
         if self.garbled_lines:
-            await self._put(
-                SourceNotice(
-                    "warning", f"event pipe: {self.garbled_lines} garbled line(s) skipped in total"
-                )
+            await self._notice(
+                "warning", f"event pipe: {self.garbled_lines} garbled line(s) skipped in total"
             )
         payload = RunFinished(exit_code=code, reason=reason, totals=totals)
         await self._put(lambda: self._own(payload))

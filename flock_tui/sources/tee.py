@@ -33,6 +33,11 @@ class TeeSource:
         self.description = inner.description
         self.failures: dict[int, int] = {}
 
+    @property
+    def live(self) -> bool:
+        """Whether the wrapped source is a live run (a replay is not: no wall clock)."""
+        return bool(getattr(self.inner, "live", True))
+
     async def run(self, queue: asyncio.Queue[SourceItem]) -> None:
         relay: asyncio.Queue[SourceItem] = asyncio.Queue()
         producer = asyncio.create_task(self.inner.run(relay))

@@ -80,8 +80,8 @@ class StatusBar(_Line):
         text.append(f" · {state.artifact_count} artifacts")
         text.append(f" · {fmt_tokens(state.tokens)} tok")
         text.append(f" · {fmt_seconds(state.elapsed)}")
-        if state.warnings:
-            text.append(f" · ⚠ {len(state.warnings)} warning(s) (c)", style="bold yellow")
+        if state.warning_count:
+            text.append(f" · ⚠ {state.warning_count} warning(s) (c)", style="bold yellow")
         text.append(f"  {one_line(self.title_text, 60)}", style="dim")
         self.set_text(text)
 
@@ -174,6 +174,7 @@ class ConsoleView(LineView):
         "stdout": Style(),
         "stderr": Style(color="bright_red"),
         "warning": Style(color="yellow", bold=True),
+        "info": Style(color="cyan"),
     }
 
     def __init__(self, *, id: str | None = None) -> None:  # noqa: A002

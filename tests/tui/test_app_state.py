@@ -121,7 +121,9 @@ def test_notices_and_sequence_gaps_become_warnings(events):
     state.apply(SourceNotice("warning", "line 7: not JSON \x1b[31m"))
     assert any("missing" in w for w in state.warnings)
     assert "warning: line 7: not JSON " in state.warnings
-    assert len(state.take_changes().warnings) == 2
+    assert state.warning_count == 2
+    # Shown in the console in arrival order (one order however the items were batched).
+    assert [c.stream for c in state.take_changes().console] == ["warning", "warning"]
 
 
 def test_a_crashed_script_fails_its_unfinished_runs(events):

@@ -105,13 +105,20 @@ async def test_garbage_and_truncated_lines_are_counted_and_the_run_goes_on(tmp_p
     source = ChildProcessSource(script, [])
     items = await collect(source)
     assert source.garbled_lines == 5
-    warnings = [i for i in items if isinstance(i, SourceNotice) and i.level == "warning"]
+    # Notice events (recorded with the run), in the source's own seq order.
+    assert not [i for i in items if isinstance(i, SourceNotice)]
+    notices = of_type(items, "notice")
+    assert all(n.data["level"] == "warning" for n in notices)
+    assert all(n.session_id == "child-session" for n in notices)
+    warnings = [n.data["text"] for n in notices]
     assert len(warnings) == 6  # one per garbled line, one summary at the end
-    assert "not JSON" in warnings[0].text and "1 skipped so far" in warnings[0].text
-    assert "not UTF-8" in warnings[2].text
-    assert "bad streaming_output data" in warnings[3].text
-    assert "5 skipped so far" in warnings[4].text
-    assert all("\n" not in w.text for w in warnings)
+    assert "not JSON" in warnings[0] and "1 skipped so far" in warnings[0]
+    assert "not UTF-8" in warnings[2]
+    assert "bad streaming_output data" in warnings[3]
+    assert "5 skipped so far" in warnings[4]
+    assert all("\n" not in w for w in warnings)
+    seqs = [i.seq for i in items if isinstance(i, Envelope)]
+    assert seqs == list(range(1, len(seqs) + 1))
     assert [e.data["content"] for e in of_type(items, "streaming_output")] == ["still streaming"]
     assert len(of_type(items, "agent_completed")) == 1
     finished = of_type(items, "run_finished")[0]
