@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import threading
 import uuid
 from datetime import UTC, datetime
@@ -209,9 +210,18 @@ class ProtocolError(ValueError):
     """A line on the wire that is not a valid event envelope."""
 
 
+# Lone surrogates (what Python makes of undecodable bytes in argv, file names or tool
+# output) cannot be written as UTF-8: one of them would kill a pipe writer or a WebSocket.
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def encode(envelope: Envelope) -> str:
-    """One envelope as one line of JSON, without the trailing newline."""
-    return json.dumps(envelope.model_dump(mode="json"), ensure_ascii=False, separators=(",", ":"))
+    """One envelope as one line of JSON, without the trailing newline.
+
+    Always encodable as UTF-8: a lone surrogate becomes U+FFFD.
+    """
+    text = json.dumps(envelope.model_dump(mode="json"), ensure_ascii=False, separators=(",", ":"))
+    return _LONE_SURROGATE.sub("\ufffd", text)
 
 
 def encode_line(envelope: Envelope) -> bytes:

@@ -118,3 +118,17 @@ def test_payload_event_type_not_in_data() -> None:
     )
     assert "event_type" not in env.data
     assert env.event_type == "message_published"
+
+
+def test_lone_surrogates_are_replaced_so_the_line_is_utf8() -> None:
+    env = EventFactory().make(
+        StreamingOutput(
+            agent_name="a\udcff", run_id="r", content="bad \udcff byte, ok \u00e9 \U0001f600"
+        )
+    )
+    line = encode_line(env)  # must not raise UnicodeEncodeError
+    decoded = decode(line)
+    payload = decoded.payload()
+    assert isinstance(payload, StreamingOutput)
+    assert payload.content == "bad \ufffd byte, ok \u00e9 \U0001f600"
+    assert decoded.data["agent_name"] == "a\ufffd"
