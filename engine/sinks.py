@@ -19,7 +19,7 @@ import threading
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-from engine.events import Envelope, encode_line
+from engine.events import LIFECYCLE_EVENTS, Envelope, encode_line
 
 log = logging.getLogger("engine")
 
@@ -66,6 +66,29 @@ class ListSink:
 _STOP = object()
 _MAX_BATCH_BYTES = 256 * 1024
 _EXIT_TIMEOUT_S = 5.0
+MAX_PENDING_BYTES = 64 * 1024 * 1024
+_ENVELOPE_OVERHEAD = 256  # rough bytes of an envelope around its text (ids, stamps, keys)
+_LIFECYCLE_ESTIMATE = 1024  # what a lifecycle event is counted as (they are never dropped)
+
+
+def _estimated_size(envelope: Envelope) -> int:
+    """Rough encoded size, cheap enough for the event loop (no encoding)."""
+    data = envelope.data
+    text = data.get("content") if envelope.event_type == "streaming_output" else data.get("text")
+    if not isinstance(text, str):
+        return _LIFECYCLE_ESTIMATE
+    return _ENVELOPE_OVERHEAD + (len(text) if text.isascii() else 3 * len(text))
+
+
+def _droppable_rank(envelope: Envelope) -> int:
+    """0: never dropped (lifecycle); 1: dropped at the hard cap; 2: dropped first (tokens)."""
+    if envelope.event_type in LIFECYCLE_EVENTS:
+        return 0
+    if envelope.event_type == "streaming_output":
+        data = envelope.data
+        if data.get("output_type", "llm_token") == "llm_token" and not data.get("is_final"):
+            return 2
+    return 1
 
 
 class JsonLinesSink:
@@ -73,9 +96,20 @@ class JsonLinesSink:
 
     Events are flushed per small batch (whatever queued up while the previous write ran),
     so a reader sees them promptly. A closed pipe sets `broken` and drops later events.
+
+    The pending queue is capped at about `max_pending_bytes`: past it, non-final
+    `llm_token` events are dropped (counted in `dropped`); past a further quarter, other
+    streaming, console and notice events too. Lifecycle events are always queued. `send`
+    never blocks. Once the reader catches up, one line on stderr says how many were lost.
     """
 
-    def __init__(self, target: int | str | Path, *, close_fd: bool | None = None) -> None:
+    def __init__(
+        self,
+        target: int | str | Path,
+        *,
+        close_fd: bool | None = None,
+        max_pending_bytes: int = MAX_PENDING_BYTES,
+    ) -> None:
         if isinstance(target, int):
             self._fd = target
             self._close_fd = bool(close_fd)
@@ -88,15 +122,37 @@ class JsonLinesSink:
             self.description = str(target)
         self.broken = False
         self.written = 0
+        self.dropped = 0  # events dropped because the reader fell behind
+        self.skipped = 0  # events that could not be encoded
+        self.max_pending_bytes = max_pending_bytes
+        self._hard_cap = max_pending_bytes + max_pending_bytes // 4
+        # Each counter has one writer (send: the loop; _writer: the thread), so no lock.
+        self._queued_bytes = 0
+        self._taken_bytes = 0
+        self._reported_drops = 0
         self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
         self._closed = False
         self._thread = threading.Thread(target=self._writer, name="flock-jsonl-sink", daemon=True)
         self._thread.start()
         atexit.register(self.close)
 
+    @property
+    def pending_bytes(self) -> int:
+        """Estimated bytes queued and not yet taken by the writer thread."""
+        return self._queued_bytes - self._taken_bytes
+
     def send(self, envelope: Envelope) -> None:
-        if not self._closed and not self.broken:
-            self._queue.put(envelope)
+        if self._closed or self.broken:
+            return
+        size = _estimated_size(envelope)
+        pending = self._queued_bytes - self._taken_bytes + size
+        if pending > self.max_pending_bytes:
+            rank = _droppable_rank(envelope)
+            if rank == 2 or (rank == 1 and pending > self._hard_cap):
+                self.dropped += 1
+                return
+        self._queued_bytes += size
+        self._queue.put((envelope, size))
 
     def _writer(self) -> None:
         while True:
@@ -108,9 +164,12 @@ class JsonLinesSink:
                 if item is _STOP:
                     stop = True
                     break
-                line = encode_line(item)  # type: ignore[arg-type]
-                batch.append(line)
-                size += len(line)
+                envelope, estimate = item  # type: ignore[misc]
+                self._taken_bytes += estimate
+                line = self._encode(envelope)
+                if line is not None:
+                    batch.append(line)
+                    size += len(line)
                 if size >= _MAX_BATCH_BYTES:
                     break
                 try:
@@ -119,8 +178,40 @@ class JsonLinesSink:
                     break
             if batch and not self.broken:
                 self._write_all(b"".join(batch), len(batch))
+            if self.dropped > self._reported_drops and (
+                stop or self.pending_bytes <= self.max_pending_bytes // 2
+            ):
+                self._report_drops()
             if stop:
                 return
+
+    def _encode(self, envelope: Envelope) -> bytes | None:
+        """One line, or None (counted in `skipped`) if this event cannot be encoded."""
+        try:
+            return encode_line(envelope)
+        except Exception as exc:
+            self.skipped += 1
+            if self.skipped == 1:
+                log.warning(
+                    "event sink %s: skipped an event that cannot be encoded (%s: %s)",
+                    self.description,
+                    type(exc).__name__,
+                    exc,
+                )
+            return None
+
+    def _report_drops(self) -> None:
+        dropped = self.dropped
+        lost = dropped - self._reported_drops
+        self._reported_drops = dropped
+        try:
+            print(
+                f"flock: the event reader fell behind; {lost} streaming events were dropped",
+                file=sys.stderr,
+                flush=True,
+            )
+        except Exception:  # pragma: no cover - stderr gone
+            pass
 
     def _write_all(self, data: bytes, count: int) -> None:
         view = memoryview(data)
@@ -136,18 +227,26 @@ class JsonLinesSink:
             log.debug("event sink %s stopped: %s", self.description, exc)
 
     def close(self, timeout: float = _EXIT_TIMEOUT_S) -> None:
-        """Flush what is queued (waiting at most `timeout`), then close the fd if ours."""
+        """Flush what is queued (waiting at most `timeout`), then close the fd if ours.
+
+        If the writer is still blocked on a stalled reader after `timeout`, the fd stays
+        open (closing it under a pending write could hit a reused fd number); process exit
+        closes it.
+        """
         if self._closed:
             return
         self._closed = True
         self._queue.put(_STOP)
         self._thread.join(timeout)
+        atexit.unregister(self.close)
+        if self._thread.is_alive():
+            log.debug("event sink %s: reader stalled; fd left open", self.description)
+            return
         if self._close_fd:
             try:
                 os.close(self._fd)
             except OSError:
                 pass
-        atexit.unregister(self.close)
 
     async def aclose(self) -> None:
         await asyncio.to_thread(self.close)

@@ -223,3 +223,107 @@ def test_console_sink_prints_one_line_per_finished_field() -> None:
 
 def test_strip_control() -> None:
     assert strip_control("a\x1b[1;31mb\x1b[0m\tc\nd\x00") == "ab\tc\nd"
+
+
+def _read_all(read_fd: int, received: bytearray) -> threading.Thread:
+    def reader() -> None:
+        with os.fdopen(read_fd, "rb") as f:
+            while chunk := f.read(65536):
+                received.extend(chunk)
+
+    thread = threading.Thread(target=reader, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_jsonl_sink_writes_a_lone_surrogate_and_keeps_going() -> None:
+    factory = EventFactory()
+    read_fd, write_fd = os.pipe()
+    received = bytearray()
+    reader = _read_all(read_fd, received)
+    sink = JsonLinesSink(write_fd, close_fd=True)
+    sink.send(_token(factory, "bad \udcff byte"))  # what Python makes of undecodable bytes
+    sink.send(_token(factory, "after"))
+    sink.close()
+    reader.join(30)
+    events = [decode(line) for line in bytes(received).splitlines()]
+    assert [e.payload().content for e in events] == ["bad \ufffd byte", "after"]
+    assert not sink.broken and sink.skipped == 0
+
+
+def test_jsonl_sink_skips_an_event_it_cannot_encode_and_the_writer_survives(
+    monkeypatch,
+) -> None:
+    import engine.sinks as sinks_module
+
+    real = sinks_module.encode_line
+
+    def fragile(envelope):
+        if envelope.data.get("content") == "poison":
+            raise UnicodeEncodeError("utf-8", "\udcff", 0, 1, "surrogates not allowed")
+        return real(envelope)
+
+    monkeypatch.setattr(sinks_module, "encode_line", fragile)
+    factory = EventFactory()
+    read_fd, write_fd = os.pipe()
+    received = bytearray()
+    reader = _read_all(read_fd, received)
+    sink = JsonLinesSink(write_fd, close_fd=True)
+    sink.send(_token(factory, "before"))
+    sink.send(_token(factory, "poison"))
+    sink.send(_token(factory, "after"))
+    sink.close(timeout=30)
+    reader.join(30)
+    events = [decode(line) for line in bytes(received).splitlines()]
+    assert [e.payload().content for e in events] == ["before", "after"]
+    assert sink.skipped == 1 and sink.written == 2
+
+
+def _lifecycle(factory: EventFactory, n: int) -> object:
+    return factory.make(AgentError(agent_name="a", error_type="X", error_message=f"error {n}"))
+
+
+async def test_jsonl_sink_caps_pending_bytes_with_a_stalled_reader(capfd) -> None:
+    factory = EventFactory()
+    read_fd, write_fd = os.pipe()  # nobody reads until the end
+    cap = 2 * 1024 * 1024
+    sink = JsonLinesSink(write_fd, close_fd=True, max_pending_bytes=cap)
+    big = "t" * 50_000
+    for i in range(400):  # 20 MB of tokens, ten times the cap
+        sink.send(_token(factory, big))
+        if i % 100 == 0:
+            sink.send(_lifecycle(factory, i))
+        assert sink.pending_bytes <= cap + 4 * 1024 * 4  # only lifecycle events pass the cap
+    assert sink.dropped > 300
+    for i in range(4):
+        sink.send(_lifecycle(factory, 1000 + i))  # still queued under pressure
+    assert sink.dropped > 300
+    received = bytearray()
+    reader = _read_all(read_fd, received)
+    await asyncio.wait_for(sink.aclose(), 30)
+    reader.join(30)
+    events = [decode(line) for line in bytes(received).splitlines()]
+    errors = [e.payload().error_message for e in events if e.event_type == "agent_error"]
+    assert errors == [f"error {n}" for n in (0, 100, 200, 300, 1000, 1001, 1002, 1003)]
+    tokens = [e for e in events if e.event_type == "streaming_output"]
+    assert len(tokens) + sink.dropped == 400
+    assert f"{sink.dropped} streaming events were dropped" in capfd.readouterr().err
+
+
+async def test_jsonl_sink_close_returns_with_a_stuck_reader_and_leaves_the_fd_open() -> None:
+    factory = EventFactory()
+    read_fd, write_fd = os.pipe()
+    sink = JsonLinesSink(write_fd, close_fd=True)
+    for _ in range(20):
+        sink.send(_token(factory, "z" * 100_000))  # far more than the pipe holds
+    await asyncio.wait_for(asyncio.to_thread(sink.close, 0.2), 10)
+    assert sink._thread.is_alive()  # still blocked in os.write
+    os.fstat(write_fd)  # not closed under the blocked writer (its number cannot be reused)
+    with os.fdopen(read_fd, "rb") as f:  # the reader wakes up: the writer finishes
+        drain = threading.Thread(target=f.read, daemon=True)
+        drain.start()
+        sink._thread.join(30)
+        assert not sink._thread.is_alive()
+        os.close(write_fd)
+        drain.join(30)
+    assert sink.written == 20
