@@ -10,6 +10,7 @@ published type and validated. Nothing here draws anything.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import inspect
 import json
@@ -186,7 +187,12 @@ def _status_provider() -> Any:
 
 
 def _wrap_tool(func: Callable[..., Any], errors: list[tuple[str, BaseException]]) -> Any:
-    """A dspy.Tool that records exceptions (ReAct would otherwise swallow them)."""
+    """An async dspy.Tool that records exceptions (ReAct would otherwise swallow them).
+
+    A synchronous tool runs in a worker thread (asyncio.to_thread): ReAct's async path
+    (`Tool.acall`) would otherwise call it right on the event loop, and a tool that
+    sleeps or blocks on I/O would freeze every other agent's stream meanwhile.
+    """
     import dspy
 
     if isinstance(func, dspy.Tool):
@@ -208,14 +214,14 @@ def _wrap_tool(func: Callable[..., Any], errors: list[tuple[str, BaseException]]
     else:
 
         @functools.wraps(inner)
-        def sync_wrapper(*args: Any, **kwargs: Any) -> Any:
+        async def threaded_wrapper(*args: Any, **kwargs: Any) -> Any:
             try:
-                return inner(*args, **kwargs)
+                return await asyncio.to_thread(inner, *args, **kwargs)
             except Exception as exc:
                 errors.append((name, exc))
                 raise
 
-        wrapper = sync_wrapper
+        wrapper = threaded_wrapper
     return dspy.Tool(wrapper, name=name, desc=desc)
 
 

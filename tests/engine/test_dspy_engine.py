@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
+import time
 from typing import Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-from engine import Flock, flock_tool, flock_type
+from engine import Flock, RunContext, flock_tool, flock_type
 from engine.dspy_engine import build_signature
 
 from .conftest import events, idle
@@ -253,3 +256,75 @@ async def test_concurrent_runs_of_one_agent_keep_their_streams_apart(flock, sink
         for field in ("title", "body"):
             assert " ".join(text[(p.run_id, field)].split()) == " ".join(p.payload[field].split())
     assert sum(a != b for a, b in zip(order, order[1:], strict=False)) > 10
+
+
+TOOL_ENTERED = threading.Event()
+OTHER_STREAMED = threading.Event()
+TOOL_SAW: list[tuple[bool, int]] = []
+
+
+@flock_tool
+def blocking_tool(query: str) -> str:
+    """Look something up in a slow archive (blocks its thread)."""
+    TOOL_ENTERED.set()
+    # Blocks until the other agent has streamed; on the event loop it never could.
+    TOOL_SAW.append((OTHER_STREAMED.wait(2.0), threading.get_ident()))
+    time.sleep(0.5)
+    return f"Slow facts about {query}."
+
+
+class StreamsWhileTheToolRuns:
+    """An agent engine that streams tokens as soon as the tool has started."""
+
+    async def run(self, run: RunContext) -> list[BaseModel]:
+        async def tool_started() -> None:
+            while not TOOL_ENTERED.is_set():
+                await asyncio.sleep(0.01)
+
+        await asyncio.wait_for(tool_started(), 20)
+        for i in range(5):
+            run.stream(f"word{i} ", field="text")
+            await asyncio.sleep(0)
+        OTHER_STREAMED.set()
+        run.stream("done", field="text", is_final=True)
+        await asyncio.sleep(0.6)  # still running while the tool sleeps
+        return [Note(text="streamed beside the tool")]
+
+
+@flock_type
+class Note(BaseModel):
+    text: str
+
+
+async def test_a_blocking_sync_tool_does_not_freeze_the_other_agents(flock, sink) -> None:
+    TOOL_ENTERED.clear()
+    OTHER_STREAMED.clear()
+    TOOL_SAW.clear()
+    flock.agent("slow_researcher").consumes(Topic).publishes(Essay).with_tools([blocking_tool])
+    flock.agent("chatty").consumes(Topic).publishes(Note).with_engine(StreamsWhileTheToolRuns())
+    stalls: list[float] = []
+    stop = asyncio.Event()
+
+    async def ticker() -> None:
+        loop = asyncio.get_running_loop()
+        last = loop.time()
+        while not stop.is_set():
+            await asyncio.sleep(0.01)
+            now = loop.time()
+            stalls.append(now - last - 0.01)
+            last = now
+
+    ticking = asyncio.create_task(ticker())
+    await flock.publish(Topic(topic="glaciers"))
+    await idle(flock)
+    stop.set()
+    await ticking
+    assert events(sink, "agent_error") == []
+    assert TOOL_SAW, "the offline model must call the offered tool"
+    saw_stream, thread_id = TOOL_SAW[0]
+    assert saw_stream, "the other agent streamed while the sync tool was blocked"
+    assert thread_id != threading.get_ident(), "a sync tool runs off the event loop"
+    # Behaviour check with a wide margin (the tool blocks 0.5 s; on the loop it would stall
+    # for at least that long).
+    assert max(stalls) < 0.35
+    assert len(await flock.store.get_by_type(Essay)) == 1
