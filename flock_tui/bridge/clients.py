@@ -4,9 +4,14 @@
 task per client (see server.py) takes items off it and awaits `send_str`, so this queue
 is the only buffer that grows when a client reads slowly. Under pressure:
 
-- soft limit: `llm_token` streaming_output frames of the same (agent_name, run_id, field)
-  are merged (contents concatenated, the later seq kept, `"merged": n` added to the
-  envelope, n = how many events it folds);
+- soft limit: an `llm_token` streaming_output frame is merged into the queue's LAST item
+  when that item is a token frame of the same (agent_name, run_id, field) (contents
+  concatenated, the later seq kept, `"merged": n` added to the envelope, n = how many
+  events it folds). Only the last item: a merge never moves text past another event,
+  so whatever seq a client last received, every event up to that seq has reached it
+  (resuming with `since=` that seq loses nothing and repeats nothing). Tokens of
+  streams that interleave tightly therefore merge little, and a client that cannot
+  keep up with them reaches the close limit sooner (it reconnects and resumes);
 - hard limit: other non-lifecycle frames (console output, status/log lines) are dropped
   and counted; lifecycle frames are never dropped;
 - close limit (or over the hard limit for longer than `max_lag` seconds): the client
@@ -18,16 +23,15 @@ Merges and drops are counted here and reported to the client in `stats` messages
 from __future__ import annotations
 
 import asyncio
-import itertools
 import json
 import time
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from engine.events import LIFECYCLE_EVENTS
 
-from .history import Frame, MergeKey
+from .history import Frame
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,8 +78,9 @@ class ClientStats:
 class ClientQueue:
     """The outgoing items of one client: first a replay from history, then live frames.
 
-    Live items sit in an insertion-ordered dict: a merge moves the stream's item to the
-    end in O(1) (so seq stays increasing for the client) and leaves nothing behind.
+    Live items sit in a deque; a token frame merges only into the
+    last one (see the module docstring), so the items leave in seq order and each one
+    a client receives completes everything before it.
     """
 
     def __init__(self, limits: QueueLimits | None = None, *, stats_interval: float = 1.0) -> None:
@@ -87,9 +92,7 @@ class ClientQueue:
         self.closed_reason: str | None = None
         self.too_far_behind = False
         self._replay: deque[_Pending] = deque()
-        self._pending: OrderedDict[int, _Pending] = OrderedDict()
-        self._open: dict[MergeKey, int] = {}  # stream -> id of its queued item
-        self._ids = itertools.count()
+        self._pending: deque[_Pending] = deque()
         self._bytes = 0
         self._behind_since: float | None = None
         self._stats_dirty = False
@@ -118,7 +121,6 @@ class ClientQueue:
         """Replace everything queued with `preface` messages then `frames` (a resync)."""
         self._replay.clear()
         self._pending.clear()
-        self._open.clear()
         self._bytes = 0
         self._behind_since = None
         for text in preface:
@@ -138,9 +140,9 @@ class ClientQueue:
         limits = self.limits
         key = frame.key
         if key is not None and self._over(limits.soft_items, limits.soft_bytes):
-            old_id = self._open.get(key)
-            if old_id is not None:
-                self._merge(old_id, frame, key)
+            last = self._last_item()
+            if last is not None and last.frame is not None and last.frame.key == key:
+                self._merge(last, frame)
                 self._check_behind()
                 return
         if key is None and frame.event_type not in LIFECYCLE_EVENTS:
@@ -150,13 +152,14 @@ class ClientQueue:
                 self._check_behind()
                 return
         item = _Pending(seq=frame.seq, frame=frame, size=frame.size, final=frame.is_final)
-        item_id = self._push(item)
-        if key is not None:
-            self._open[key] = item_id
+        self._push(item)
         self._check_behind()
 
-    def _merge(self, old_id: int, frame: Frame, key: MergeKey) -> None:
-        item = self._pending.pop(old_id)
+    def _last_item(self) -> _Pending | None:
+        return self._pending[-1] if self._pending else None
+
+    def _merge(self, item: _Pending, frame: Frame) -> None:
+        """Fold `frame` into the queue's last item (same stream), in place."""
         assert item.frame is not None
         if item.parts is None:
             item.parts = [item.frame.content]
@@ -167,21 +170,16 @@ class ClientQueue:
         item.final = item.final or frame.is_final
         item.size += len(frame.content)
         self._bytes += len(frame.content)
-        new_id = next(self._ids)
-        self._pending[new_id] = item  # moved to the end: after everything older
-        self._open[key] = new_id
         self.stats.merges += 1
         self._stats_dirty = True
         self._wake.set()
 
-    def _push(self, item: _Pending) -> int:
+    def _push(self, item: _Pending) -> None:
         if not item.size:
             item.size = len(item.text or "")
-        item_id = next(self._ids)
-        self._pending[item_id] = item
+        self._pending.append(item)
         self._bytes += item.size
         self._wake.set()
-        return item_id
 
     def _check_behind(self) -> None:
         limits = self.limits
@@ -233,11 +231,8 @@ class ClientQueue:
                 self.sent_seq = max(self.sent_seq, item.seq)
             return item.render()
         while self._pending:
-            item_id, item = self._pending.popitem(last=False)
+            item = self._pending.popleft()
             self._bytes -= item.size
-            if item.frame is not None and item.frame.key is not None:
-                if self._open.get(item.frame.key) == item_id:
-                    del self._open[item.frame.key]
             if not self._over(self.limits.hard_items, self.limits.hard_bytes):
                 self._behind_since = None
             if item.seq is not None:

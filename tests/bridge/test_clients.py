@@ -73,6 +73,33 @@ def test_tokens_of_same_stream_merge_under_pressure(factory: EventFactory):
     assert stats and stats[-1]["merges"] == 4
 
 
+def test_a_merge_never_moves_text_past_another_event(factory: EventFactory):
+    """Whatever seq a client last received, every event up to it has reached it."""
+    queue = ClientQueue(SMALL)
+    sent: dict[int, str] = {}
+    for i in range(4):  # fill up to the soft limit with another stream
+        envelope = token(factory, "b", f"b{i}")
+        sent[envelope.seq] = f"b{i}"
+        queue.offer(frame(envelope))
+    for i in range(12):  # two streams interleaved, and an activation in between
+        name = "ac"[i % 2]
+        envelope = token(factory, name, f"{name}{i}")
+        sent[envelope.seq] = f"{name}{i}"
+        queue.offer(frame(envelope))
+        if i == 5:
+            queue.offer(frame(factory.make(AgentActivated(agent_name="d", run_id="d1"))))
+        if i >= 8:  # then "c" alone: its tokens merge
+            queue.offer(frame(envelope := token(factory, "c", f"c{i}x")))
+            sent[envelope.seq] = f"c{i}x"
+    events = [o for o in drain(queue) if "type" not in o]
+    received = ""
+    for out in events:
+        received += out["data"].get("content", "")
+        expected = "".join(text for seq, text in sorted(sent.items()) if seq <= out["seq"])
+        assert received == expected
+    assert any("merged" in o for o in events)
+
+
 def test_drops_non_lifecycle_but_never_lifecycle(factory: EventFactory):
     queue = ClientQueue(SMALL)
     for i in range(8):

@@ -14,7 +14,7 @@ from engine.events import AgentCompleted, EventFactory
 from flock_tui.bridge import Bridge
 from flock_tui.bridge.clients import QueueLimits
 
-from .conftest import TIMEOUT, token
+from .conftest import TIMEOUT, receive_json, token
 
 LIMITS = QueueLimits(
     soft_items=64,
@@ -111,8 +111,9 @@ async def test_never_reading_client_is_bounded_and_does_not_hold_back_others():
         # while the streamed text itself stays small.
         run_id = "run-" + "x" * 1000
         tracemalloc.start()
+        burst = 50  # tokens of one stream in a row (merging only ever extends the tail)
         for i in range(12_000):
-            name = agents[i % len(agents)]
+            name = agents[(i // burst) % len(agents)]
             content = f"{i:05d}:tok "
             expected[name].append(content)
             bridge.publish(token(factory, name, content, run_id=run_id))
@@ -136,10 +137,10 @@ async def test_never_reading_client_is_bounded_and_does_not_hold_back_others():
         # The reading client got every character of every stream, in order.
         for name in agents:
             assert "".join(reader.text[name]) == "".join(expected[name])
-        # The stuck client's queue merged instead of growing: a few items per stream.
+        # The stuck client's queue merged instead of growing: one item per burst.
         assert not slow.kicked
         assert slow.queue.stats.merges > 1000
-        assert max_queue_items <= LIMITS.soft_items + len(agents) + 1
+        assert max_queue_items <= LIMITS.soft_items + 12_000 // burst + 1
         assert max_queue_bytes < LIMITS.close_bytes
         assert max_buffer < 1024 * 1024  # aiohttp's writer is not the unbounded buffer
         health = bridge.health()
@@ -216,4 +217,64 @@ async def test_heartbeat_reaps_a_dead_client_even_when_idle():
         assert bridge.health()["clients"] == 0
     finally:
         stuck.close()
+        await bridge.close("test over")
+
+
+async def test_resume_after_a_lifecycle_event_loses_no_merged_token_text():
+    """Tokens merged under pressure never overtake an event between them: a client that
+    leaves right after that event and resumes from its seq gets every token once."""
+    bridge = Bridge(port=0, limits=LIMITS, send_timeout=60)
+    await bridge.start()
+    factory = EventFactory()
+    session = aiohttp.ClientSession()
+    try:
+        # A client that does not read for now: its socket buffers fill, its queue grows.
+        ws = await session.ws_connect(f"http://127.0.0.1:{bridge.port}/ws?since=0")
+        async with asyncio.timeout(TIMEOUT):
+            while not bridge.clients:
+                await asyncio.sleep(0.01)
+        (slow,) = bridge.clients
+        pad = "run-" + "x" * 4000
+        async with asyncio.timeout(TIMEOUT):
+            n = 0
+            while slow.queue.pending_items < LIMITS.soft_items + 1:
+                n += 1  # a new run each time: these never merge
+                bridge.publish(token(factory, "pad", "p", run_id=f"{pad}{n}"))
+                await asyncio.sleep(0)
+        expected: list[str] = []
+        lifecycle_seqs: list[int] = []
+        for i in range(30):
+            content = f"a{i} "
+            expected.append(content)
+            bridge.publish(token(factory, "a", content))
+            if i % 3 == 1:
+                event = factory.make(AgentCompleted(agent_name="other", run_id=f"o{i}"))
+                bridge.publish(event)
+                lifecycle_seqs.append(event.seq)
+        assert slow.queue.pending_items >= LIMITS.soft_items  # still under pressure
+        cut = lifecycle_seqs[len(lifecycle_seqs) // 2]
+        got: list[str] = []
+
+        async def read_until(ws: aiohttp.ClientWebSocketResponse, seq: int) -> None:
+            async with asyncio.timeout(TIMEOUT):
+                while True:
+                    obj = await receive_json(ws)
+                    if "type" in obj:
+                        continue
+                    data = obj["data"]
+                    if obj["event_type"] == "streaming_output" and data["agent_name"] == "a":
+                        got.append(data["content"])
+                    if obj["seq"] >= seq:
+                        assert obj["seq"] == seq
+                        return
+
+        await read_until(ws, cut)  # then the client goes away ...
+        await ws.close()
+        # ... and comes back for everything after the last seq it received.
+        ws = await session.ws_connect(f"http://127.0.0.1:{bridge.port}/ws?since={cut}")
+        await read_until(ws, bridge.history.last_seq)
+        await ws.close()
+        assert "".join(got) == "".join(expected)
+    finally:
+        await session.close()
         await bridge.close("test over")
