@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -11,12 +10,12 @@ from typing import Any
 from rich.console import Console
 from rich.markdown import Markdown
 from rich.style import Style
-from rich.table import Table
 from rich.text import Text
 from textual.strip import Strip
 
 from flock_tui.runmodel import AgentModel, ArtifactRecord, FieldText, RunModel, StatusLines
 from flock_tui.text import one_line, sanitize
+from flock_tui.widgets.artifact import artifact_table, streamed_fields, table_plain
 from flock_tui.widgets.document import Group, RenderedBlock, TextBlock
 from flock_tui.widgets.format import BADGE_STYLES, fmt_seconds, fmt_tokens
 from flock_tui.widgets.lineview import LineView
@@ -26,7 +25,6 @@ FIELD_HEADER = Style(bold=True, color="yellow")
 STATUS = Style(color="bright_black", italic=True)
 ERROR = Style(color="bright_red", bold=True)
 ERROR_DETAIL = Style(color="red")
-TABLE_VALUE_LIMIT = 1_000
 SUBTITLE_INTERVAL = 1.0
 MARKDOWN_LIMIT = 50_000
 """Longer fields stay plain text even in Markdown mode (rendering cost)."""
@@ -150,7 +148,12 @@ class AgentPane(LineView):
                 parts[index] = (part, block, len(part.lines))
         while view.artifacts < len(run.artifacts):
             record = run.artifacts[view.artifacts]
-            group.add(RenderedBlock(self._table_renderer(record), plain=_table_plain(record)))
+            streamed = streamed_fields(run, record.payload)
+            group.add(
+                RenderedBlock(
+                    self._table_renderer(record, streamed), plain=table_plain(record, streamed)
+                )
+            )
             view.artifacts += 1
         if self.markdown:
             self._apply_markdown(view)
@@ -196,11 +199,13 @@ class AgentPane(LineView):
 
         return render
 
-    def _table_renderer(self, record: ArtifactRecord) -> Any:
+    def _table_renderer(self, record: ArtifactRecord, streamed: frozenset[str]) -> Any:
         def render(width: int) -> list[Strip]:
             console: Console = self.app.console
-            options = console.options.update_width(max(10, width))
-            lines = console.render_lines(_artifact_table(record), options, pad=False)
+            width = max(10, width)
+            options = console.options.update_width(width)
+            table = artifact_table(record, streamed, width)
+            lines = console.render_lines(table, options, pad=False)
             return [Strip(line) for line in lines]
 
         return render
@@ -283,43 +288,3 @@ def _run_header(run: RunModel) -> str:
     elif run.status == "error":
         text += " · failed"
     return text
-
-
-def _value_text(value: Any) -> str:
-    if isinstance(value, str):
-        text = value
-    elif isinstance(value, list) and all(isinstance(item, str | int | float) for item in value):
-        text = "\n".join(f"• {item}" for item in value) or "(none)"
-    else:
-        try:
-            text = json.dumps(value, ensure_ascii=False, default=str)
-        except (TypeError, ValueError):
-            text = repr(value)
-    text = sanitize(text)
-    if len(text) > TABLE_VALUE_LIMIT:
-        text = text[:TABLE_VALUE_LIMIT] + f"… (+{len(text) - TABLE_VALUE_LIMIT} chars)"
-    return text
-
-
-def _artifact_table(record: ArtifactRecord) -> Table:
-    table = Table(
-        title=Text(f"published {sanitize(record.artifact_type)}", style="bold green"),
-        title_justify="left",
-        show_header=False,
-        expand=True,
-        box=None,
-        padding=(0, 1, 0, 0),
-    )
-    table.add_column("field", style="bold", no_wrap=True, max_width=24)
-    table.add_column("value", ratio=1)
-    for key, value in record.payload.items():
-        table.add_row(Text(sanitize(str(key))), Text(_value_text(value)))
-    if not record.payload:
-        table.add_row(Text("(empty)", style="dim"), Text(""))
-    return table
-
-
-def _table_plain(record: ArtifactRecord) -> str:
-    rows = [f"published {sanitize(record.artifact_type)}"]
-    rows += [f"{sanitize(str(k))}: {_value_text(v)}" for k, v in record.payload.items()]
-    return "\n".join(rows)
