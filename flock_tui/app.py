@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import ClassVar
@@ -73,6 +74,13 @@ class FlockApp(App[int]):
     """Under load, wait this many times the cost of the last batch before the next."""
     tick_interval: ClassVar[float] = 0.5
     """Seconds between live clock ticks (live runs only)."""
+    load_rate: ClassVar[float] = 500.0
+    """Events per second (over the last second) above which the app is under load: a
+    crowded grid then scrolls following panes in jumps (see PaneGrid.set_under_load)."""
+    load_rate_low: ClassVar[float] = 350.0
+    """The app is no longer under load once the rate falls below this (hysteresis)."""
+    load_window: ClassVar[float] = 1.0
+    """Seconds over which the event rate is measured."""
 
     class PaneAdded(Message):
         """A pane was created for an agent."""
@@ -111,6 +119,11 @@ class FlockApp(App[int]):
         self.events_seen = 0
         self._last_flush = 0.0
         self._batch_cost = 0.0
+        self._recent: deque[tuple[float, int]] = deque()
+        """(time, events) of the batches applied within the last `load_window` seconds."""
+        self._recent_events = 0
+        self.under_load = False
+        """The event rate is high: a crowded grid scrolls in jumps (see `load_rate`)."""
         self._quitting = False
         self._feed_wanted: bool | None = None
         """None: shown when the terminal is at least FEED_MIN_WIDTH wide; else the user's choice."""
@@ -162,6 +175,7 @@ class FlockApp(App[int]):
         self.run_worker(self._dispatch(), name="dispatcher", group="dispatcher")
         if self.live:
             self.set_interval(self.tick_interval, self._tick)
+        self.set_interval(self.load_window / 2, self._update_load)  # notices a stream pausing
 
     @property
     def status_bar(self) -> StatusBar:
@@ -197,10 +211,33 @@ class FlockApp(App[int]):
             now = time.monotonic()
             self._batch_cost = now - started
             self._last_flush = now
+            self.note_applied(len(batch), now)
             self.events_applied([item for item in batch if isinstance(item, Envelope)])
             if ended is not None:
                 self._on_source_ended(ended)
             await asyncio.sleep(0)
+
+    def note_applied(self, count: int, now: float) -> None:
+        """Count `count` events applied at monotonic time `now`; re-judge the load."""
+        self._recent.append((now, count))
+        self._recent_events += count
+        self._update_load(now)
+
+    def event_rate(self, now: float | None = None) -> float:
+        """Events per second applied over the last `load_window` seconds."""
+        now = time.monotonic() if now is None else now
+        recent = self._recent
+        while recent and recent[0][0] < now - self.load_window:
+            self._recent_events -= recent.popleft()[1]
+        return self._recent_events / self.load_window
+
+    def _update_load(self, now: float | None = None) -> None:
+        """Under load or not, from the event rate (with hysteresis); tells the grid."""
+        rate = self.event_rate(now)
+        under_load = rate > (self.load_rate_low if self.under_load else self.load_rate)
+        if under_load != self.under_load:
+            self.under_load = under_load
+            self.grid.set_under_load(under_load)
 
     def _next_gap(self) -> float:
         return min(

@@ -12,7 +12,8 @@ from flock_tui.widgets.pane import AgentPane
 MIN_PANE_WIDTH = 28
 MIN_PANE_HEIGHT = 6
 JUMP_SCROLL_PANES = 4
-"""With this many panes on screen, following panes scroll in jumps (fewer repaints)."""
+"""With this many panes on screen and the app under load (`PaneGrid.under_load`),
+following panes scroll in jumps (fewer repaints); otherwise they scroll line by line."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +70,8 @@ class PaneGrid(Container):
         self.page = 0
         self.layout_plan = GridLayout(1, 1, 1, 1)
         self.zoomed: AgentPane | None = None
+        self.under_load = False
+        """Set by the app while the event rate is high (see FlockApp.load_rate)."""
 
     def add_pane(self, pane: AgentPane) -> None:
         self.panes.append(pane)
@@ -95,6 +98,22 @@ class PaneGrid(Container):
     def on_resize(self) -> None:
         self.relayout()
 
+    def set_under_load(self, under_load: bool) -> None:
+        """Switch jump scrolling on (a crowded screen under load) or off (exact tail)."""
+        if under_load == self.under_load:
+            return
+        self.under_load = under_load
+        self._update_jump_scroll(self.visible_panes())
+        if not under_load:
+            for pane in self.panes:
+                if pane.display:
+                    pane.snap_to_tail()  # drop the jump slack under the newest line
+
+    def _update_jump_scroll(self, shown_panes: list[AgentPane]) -> None:
+        crowded = len(shown_panes) >= JUMP_SCROLL_PANES
+        for pane in self.panes:
+            pane.jump_scroll = crowded and self.under_load
+
     def relayout(self) -> None:
         size = self.size
         width = size.width or self.app.size.width
@@ -111,10 +130,9 @@ class PaneGrid(Container):
             self.styles.grid_size_rows = max(1, rows)
         shown_panes = self.visible_panes()
         visible = set(map(id, shown_panes))
-        busy = len(shown_panes) >= JUMP_SCROLL_PANES
+        self._update_jump_scroll(shown_panes)
         for pane in self.panes:
             shown = id(pane) in visible
-            pane.jump_scroll = busy
             if shown and not pane.display:
                 # It may come back at the size it had: no Resize, so lay it out explicitly.
                 pane.call_after_refresh(pane.relayout_view)

@@ -548,29 +548,6 @@ async def test_markdown_view_of_finished_fields_toggles_and_stays_safe(tui, even
         assert any("**bold**" in strip.text for strip in drawn())
 
 
-async def test_a_busy_screen_scrolls_in_jumps_and_settles_on_the_tail_at_the_end(tui, events):
-    names = [f"a{i}" for i in range(6)]
-    source = tui.ListSource([events.activate(name, "r") for name in names])
-    app = FlockApp(source)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await tui.wait_for_events(app, 6)
-        await pilot.pause()
-        pane = app.panes["a0"]
-        assert pane.jump_scroll and pane.jump_lines() > 1
-        tops = set()
-        for i in range(60):
-            source.push(events.token("a0", "r", "text", f"line {i}\n"))
-            await tui.wait_for_events(app, 7 + i)
-            tops.add(pane.top)
-            assert pane.max_top <= pane.top <= pane.max_top + pane.jump_lines() or pane.max_top == 0
-        scrolled = len(pane.plain_lines()) - pane.view_height
-        assert 0 < len(tops) - 1 < scrolled, "fewer scroll steps than new lines"
-        source.end(0)
-        await tui.wait_until_ended(app)
-        await pilot.pause()
-        assert pane.top == pane.max_top
-
-
 async def test_a_one_megabyte_line_survives_zoom_and_back(tui, events):
     big = "x" * 1_000_000
     source = tui.ListSource([events.register("w"), events.register("v"), events.activate("w", "r")])
