@@ -2,7 +2,8 @@
 
 - Binding to a non-loopback address requires a token; when none is given one is
   generated with `secrets` (the caller prints it).
-- /ws and /api/* check the token (header `Authorization: Bearer TOKEN` or `?token=`).
+- /ws, /api/* and /health check the token when one is set (header
+  `Authorization: Bearer TOKEN` or `?token=`); only the page and its static files do not.
 - The WebSocket handshake and POSTs check the Origin header against the Host the
   request was sent to, so a page from another site cannot drive the bridge; on a loopback
   bind the Host itself must be a loopback name (defeats DNS rebinding).

@@ -114,8 +114,8 @@ class Bridge:
         guard = self.guard
         guard.check_host(request)
         path = request.path
-        if path == "/ws" or path.startswith("/api/"):
-            guard.check_token(request)
+        if path in ("/ws", "/health") or path.startswith("/api/"):
+            guard.check_token(request)  # /health names the session and its clients
         if path == "/ws" or request.method not in ("GET", "HEAD", "OPTIONS"):
             guard.check_origin(request)
         response = await handler(request)

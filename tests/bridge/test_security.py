@@ -92,3 +92,29 @@ async def test_dns_rebinding_host_rejected_on_loopback(aiohttp_client):
         )
     assert info.value.status == 403
     assert (await client.get("/health", headers={"Host": f"localhost:{port}"})).status == 200
+
+
+async def test_health_needs_the_token_when_one_is_set(aiohttp_client):
+    client = await aiohttp_client(Bridge(port=0, token="s3cret").make_app())
+    response = await client.get("/health")
+    assert response.status == 401
+    assert "bridge_id" not in await response.text()
+    assert (await client.get("/health?token=wrong")).status == 401
+    assert (await client.get("/health?token=s3cret")).status == 200
+    headers = {"Authorization": "Bearer s3cret"}
+    assert (await (await client.get("/health", headers=headers)).json())["status"] == "ok"
+
+
+async def test_health_on_a_public_bind_needs_the_generated_token():
+    bridge = Bridge(host="0.0.0.0", port=0)
+    url = await bridge.start()
+    try:
+        base = url.split("?")[0]
+        async with aiohttp.ClientSession() as session:
+            async with session.get(base + "health") as response:
+                assert response.status == 401
+            async with session.get(base + f"health?token={bridge.token}") as response:
+                assert response.status == 200
+                assert (await response.json())["bridge_id"] == bridge.id
+    finally:
+        await bridge.close("test over")
