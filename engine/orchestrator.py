@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import sys
 import time
 import traceback
 import uuid
@@ -21,6 +20,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from engine.agent import Agent, AgentBuilder, AgentEngine
+from engine.announcer import Announcer
 from engine.artifacts import Artifact, new_id
 from engine.bus import EventBus
 from engine.context import Context, RunContext
@@ -29,12 +29,10 @@ from engine.events import (
     AgentActivated,
     AgentCompleted,
     AgentError,
-    AgentRegistered,
     MessagePublished,
-    RunStarted,
     StreamingOutput,
 )
-from engine.registry import get_type, register_type, registered_types, tool_name, type_name
+from engine.registry import get_type, register_type, registered_types, type_name
 from engine.sinks import EventSink, env_event_sink
 from engine.store import BlackboardStore
 
@@ -59,10 +57,7 @@ class Flock:
         self.context = Context(session_id=self._bus.session_id, model=self.model)
         self.store = BlackboardStore()
         self._agents: dict[str, Agent] = {}
-        self._announced: dict[str, AgentRegistered] = {}
-        self._announce_scheduled = False
-        self._started = False
-        self._dirty = False
+        self._announcer = Announcer(self._bus, self)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._idle_waiters: list[asyncio.Future[None]] = []
         self._semaphores: dict[tuple[str, int, int], asyncio.Semaphore] = {}
@@ -130,48 +125,12 @@ class Flock:
             raise KeyError(f"no agent named {name!r}") from None
 
     def _agent_changed(self, agent: Agent) -> None:
-        """After start, (re-)announce changed agents once the current builder chain is done."""
-        self._dirty = True
-        if not self._started or self._announce_scheduled:
-            return
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            return  # announced at the next publish/run
-        self._announce_scheduled = True
-        loop.call_soon(self._announce)
+        """Called by AgentBuilder: (re-)announce the agent (engine.announcer)."""
+        self._announcer.changed()
 
     def _ensure_started(self) -> None:
         """On first use: run_started, then agent_registered for every agent not yet announced."""
-        if not self._started or self._dirty:
-            self._announce()
-
-    def _announce(self) -> None:
-        self._announce_scheduled = False
-        self._dirty = False
-        if not self._started:
-            self._started = True
-            self._bus.emit(
-                RunStarted(
-                    script=sys.argv[0] if sys.argv and sys.argv[0] else None,
-                    argv=list(sys.argv[1:]),
-                    runtime_mode=self.context.runtime_mode,
-                    model=self.model,
-                    pid=os.getpid(),
-                )
-            )
-        for agent in self._agents.values():
-            payload = AgentRegistered(
-                name=agent.name,
-                description=agent.description,
-                consumes=agent.consumed_type_names,
-                publishes=agent.published_type_names,
-                model=agent.model or self.model,
-                tools=[tool_name(t) for t in agent.tools],
-            )
-            if self._announced.get(agent.name) != payload:
-                self._announced[agent.name] = payload
-                self._bus.emit(payload)
+        self._announcer.ensure_started()
 
     # -- publishing ----------------------------------------------------------------------
     async def publish(
