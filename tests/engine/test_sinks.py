@@ -293,7 +293,7 @@ async def test_jsonl_sink_caps_pending_bytes_with_a_stalled_reader(capfd) -> Non
         sink.send(_token(factory, big))
         if i % 100 == 0:
             sink.send(_lifecycle(factory, i))
-        assert sink.pending_bytes <= cap + 4 * 1024 * 4  # only lifecycle events pass the cap
+        assert sink.pending_bytes <= cap + 4 * 8192  # only lifecycle events pass the cap
     assert sink.dropped > 300
     for i in range(4):
         sink.send(_lifecycle(factory, 1000 + i))  # still queued under pressure
@@ -327,3 +327,24 @@ async def test_jsonl_sink_close_returns_with_a_stuck_reader_and_leaves_the_fd_op
         os.close(write_fd)
         drain.join(30)
     assert sink.written == 20
+
+
+async def test_jsonl_sink_caps_a_flood_of_one_word_tokens_too() -> None:
+    # Envelope overhead counts, not just text: 20k tiny tokens hold ~35 MB in memory.
+    factory = EventFactory()
+    read_fd, write_fd = os.pipe()  # nobody reads
+    cap = 4 * 1024 * 1024
+    sink = JsonLinesSink(write_fd, close_fd=True, max_pending_bytes=cap)
+    for i in range(20_000):
+        sink.send(_token(factory, f"w{i} "))
+    assert sink.pending_bytes <= cap
+    assert sink.dropped > 10_000
+    final = _token(factory, "end", is_final=True)  # a field's last chunk outranks tokens
+    sink.send(final)
+    assert sink.pending_bytes > cap
+    with os.fdopen(read_fd, "rb") as f:
+        drain = threading.Thread(target=f.read, daemon=True)
+        drain.start()
+        await asyncio.wait_for(sink.aclose(), 30)
+        drain.join(30)
+    assert sink.written + sink.dropped == 20_001
