@@ -4,7 +4,8 @@ A worker runs `source.run(queue)`; the dispatcher drains the queue in batches (e
 available), folds the batch into the pure `RunState`, then syncs only the widgets the batch
 touched, inside one `batch_update()`. Under load it waits a little before draining again
 so a burst of tokens becomes one repaint per pane (adaptive coalescing); when idle the
-first event is drawn at once.
+first event is drawn at once. The event rate over the last second also decides whether a
+crowded grid scrolls following panes in jumps (under load) or line by line (exact tail).
 """
 
 from __future__ import annotations

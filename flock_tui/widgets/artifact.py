@@ -22,6 +22,8 @@ from flock_tui.text import sanitize
 
 TABLE_VALUE_LIMIT = 1_000
 """Characters of one value shown in the table (the rest is counted, not drawn)."""
+COMPACT_DICT = 60
+"""A dict value longer than this as JSON is shown as `key: value` lines."""
 KEY_WIDTH = 24
 """The key column is at most this wide (longer keys are cut)."""
 PREVIEW = Style(dim=True)
@@ -45,29 +47,28 @@ def streamed_fields(run: RunModel, payload: Mapping[str, Any]) -> frozenset[str]
     return frozenset(names)
 
 
+def _compact(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    try:
+        return json.dumps(value, ensure_ascii=False, default=str)
+    except (TypeError, ValueError):
+        return repr(value)
+
+
 def value_text(value: Any) -> str:
-    """A value as readable text: lists of scalars as bullets, structures as indented JSON."""
+    """A value as readable text: a list as bullets (one item a line), a long dict as
+    `key: value` lines, anything else as compact JSON."""
     if isinstance(value, str):
         text = value
-    elif isinstance(value, list) and all(
-        isinstance(item, str | int | float) and not isinstance(item, bool) for item in value
-    ):
-        text = "\n".join(f"• {item}" for item in value) or "(none)"
-    elif isinstance(value, dict | list):
-        try:
-            compact = json.dumps(value, ensure_ascii=False, default=str)
-            text = (
-                compact
-                if len(compact) <= 60
-                else json.dumps(value, ensure_ascii=False, default=str, indent=1)
-            )
-        except (TypeError, ValueError):
-            text = repr(value)
+    elif isinstance(value, list):
+        text = "\n".join(f"• {_compact(item)}" for item in value) or "(none)"
+    elif isinstance(value, dict):
+        text = _compact(value)
+        if len(text) > COMPACT_DICT and value:
+            text = "\n".join(f"{key}: {_compact(item)}" for key, item in value.items())
     else:
-        try:
-            text = json.dumps(value, ensure_ascii=False, default=str)
-        except (TypeError, ValueError):
-            text = repr(value)
+        text = _compact(value)
     text = sanitize(text)
     if len(text) > TABLE_VALUE_LIMIT:
         text = text[:TABLE_VALUE_LIMIT] + f"… (+{len(text) - TABLE_VALUE_LIMIT} chars)"

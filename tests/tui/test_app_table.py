@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from engine.events import AgentCompleted, MessagePublished
 from flock_tui.app import FlockApp
 from flock_tui.runmodel import FieldText, RunModel
-from flock_tui.widgets.artifact import preview, streamed_fields
+from flock_tui.widgets.artifact import preview, streamed_fields, value_text
 
 BODY = " ".join(f"word{i}" for i in range(120))
 
@@ -129,3 +129,20 @@ def test_preview_fits_the_width_and_says_how_long_the_text_was():
     assert preview(text, 80).endswith("… (89 words, streamed above)")
     assert preview(text, 40).endswith("… (89 words above)")
     assert preview("x" * 500, 30).startswith("xxx")
+
+
+def test_lists_and_dicts_stay_readable():
+    steps = [{"name": "collect data", "owner": "ops"}, {"name": "write", "owner": "desk"}]
+    assert value_text(steps) == (
+        '• {"name": "collect data", "owner": "ops"}\n• {"name": "write", "owner": "desk"}'
+    )
+    assert value_text([]) == "(none)" and value_text([1, 2]) == "• 1\n• 2"
+    assert value_text({"k": 1}) == '{"k": 1}'
+    author = {"name": "Ada Lovelace", "bio": "wrote the first program " * 3, "age": 36}
+    assert value_text(author).split("\n") == [
+        "name: Ada Lovelace",
+        f"bio: {author['bio']}",
+        "age: 36",
+    ]
+    assert value_text("x" * 5000).endswith("… (+4000 chars)")
+    assert value_text("\x1b[31mred\x1b[0m") == "red"
