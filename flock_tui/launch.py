@@ -4,9 +4,11 @@
         -> TeeSource(recorder)               (or BridgedSource(recorder, bridge.publish))
         -> FlockApp (a terminal) | run_plain (anything else)
 
-Whatever happens to the renderer, the child never outlives flock-tui: after the app
-returns (normally, after a crash of the app, or on SIGTERM/SIGHUP) a child that still
-runs is stopped (SIGINT, SIGTERM, SIGKILL), and a synchronous kill is the last resort.
+Whatever happens to the renderer, the child never outlives flock-tui, nor does anything
+it started in its process group: after the app returns (normally, after a crash of the
+app, or on SIGTERM/SIGHUP) a child that still runs is stopped (SIGINT, SIGTERM, SIGKILL
+to the group), what an exited script left behind gets SIGTERM then SIGKILL, and a
+synchronous kill is the last resort.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from typing import Any, Literal
 from flock_tui.record import Recorder
 from flock_tui.sources.base import EventSource, SourceEnded
 from flock_tui.sources.child import ChildProcessSource
-from flock_tui.sources.process import describe_exit
+from flock_tui.sources.process import describe_exit, reap_group
 from flock_tui.sources.tee import EnvelopeCallback, TeeSource
 
 SHUTDOWN_SECONDS = 15.0
@@ -120,9 +122,12 @@ class Launch:
     async def shutdown(self) -> None:
         """Stop a child that still runs and close the dashboard."""
         child = self.child
-        if child is not None and child.process is not None and child.process.returncode is None:
+        if child is not None and child.process is not None:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(child.stop(), SHUTDOWN_SECONDS)
+                if child.process.returncode is None:
+                    await asyncio.wait_for(child.stop(), SHUTDOWN_SECONDS)
+                else:  # the script has exited; processes it left in its group have not
+                    await asyncio.wait_for(reap_group(child.process.pid), SHUTDOWN_SECONDS)
         if self.bridged is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.bridged.aclose("run finished"), SHUTDOWN_SECONDS)

@@ -36,6 +36,72 @@ def describe_exit(returncode: int, *, crashed: bool, stopped: bool) -> tuple[int
     return code, reason
 
 
+POLL_SECONDS = 0.05
+
+
+def _member_states(pgid: int) -> list[str] | None:
+    """The states of the processes in group `pgid` (from /proc), or None without /proc."""
+    try:
+        names = os.listdir("/proc")
+    except OSError:
+        return None
+    states = []
+    for name in names:
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as handle:
+                stat = handle.read()
+        except OSError:
+            continue  # gone meanwhile, or not ours to read
+        fields = stat[stat.rfind(b")") + 2 :].split()  # after "pid (comm) "
+        if len(fields) >= 3 and fields[2] == str(pgid).encode():
+            states.append(fields[0].decode())
+    return states
+
+
+def group_alive(pgid: int) -> bool:
+    """Whether process group `pgid` still has a member that is not a zombie.
+
+    A zombie cannot do anything and goes when its parent reaps it; counting it would
+    keep a stop waiting where nothing is left to stop (and a non-reaping init in a
+    container never reaps orphans).
+    """
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # a member we may not signal: it exists
+    states = _member_states(pgid)
+    if states is None:
+        return True
+    return any(state not in ("Z", "X", "x") for state in states)
+
+
+async def wait_group_gone(pgid: int, timeout: float, hurry: asyncio.Event | None = None) -> bool:
+    """Wait up to `timeout` seconds (or until `hurry` is set) for the group to be gone."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while group_alive(pgid):
+        remaining = deadline - loop.time()
+        if remaining <= 0 or (hurry is not None and hurry.is_set()):
+            return False
+        await asyncio.sleep(min(POLL_SECONDS, remaining))
+    return True
+
+
+async def reap_group(pgid: int, grace_seconds: float = GRACE_SECONDS) -> None:
+    """Stop what is left of a group whose leader (the script) has exited: SIGTERM, then
+    SIGKILL after `grace_seconds`. Returns at once when nothing is left."""
+    for signum in (signal.SIGTERM, signal.SIGKILL):
+        if not group_alive(pgid):
+            return
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pgid, signum)
+        await wait_group_gone(pgid, grace_seconds)
+
+
 class _ExitAwareProtocol(asyncio.subprocess.SubprocessStreamProtocol):
     """Knows when the process has exited even while a grandchild keeps its pipes open
     (on Python 3.11, ``Process.wait()`` also waits for every pipe to close)."""
@@ -109,34 +175,49 @@ class ProcessGroup:
         await asyncio.shield(self._stop_task)
 
     async def _terminate(self) -> None:
+        # Escalate while anything of the GROUP lives, not just the script: a grandchild
+        # that ignores SIGINT must not outlive flock-tui because the script has exited.
         proc = self.process
         if proc is None:
             return
         for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
-            if proc.returncode is not None:
+            if not group_alive(proc.pid):
                 return
-            self.signal(signum)
             self._hurry.clear()
-            waits = [asyncio.ensure_future(e.wait()) for e in (self.exited, self._hurry)]
-            try:
-                await asyncio.wait(waits, timeout=self.grace_seconds, return_when="FIRST_COMPLETED")
-            finally:
-                for waiter in waits:
-                    waiter.cancel()
+            self.signal(signum)
+            await wait_group_gone(proc.pid, self.grace_seconds, self._hurry)
+
+    async def reap(self) -> None:
+        """After the script has exited: stop what is left of its group (SIGTERM, then
+        SIGKILL after the grace period). Returns at once when nothing is left; waits for
+        a stop already under way instead of starting a second escalation."""
+        proc = self.process
+        if proc is None:
+            return
+        if self._stop_task is not None:
+            await asyncio.shield(self._stop_task)
+        await reap_group(proc.pid, self.grace_seconds)
 
     def kill_now(self, grace_seconds: float = 1.0) -> None:
-        """Synchronous last resort after the event loop is gone: SIGTERM, then SIGKILL."""
+        """Synchronous last resort after the event loop is gone: SIGTERM, then SIGKILL,
+        to the whole group for as long as any of it lives."""
         proc = self.process
-        if proc is None or proc.returncode is not None:
+        if proc is None:
             return
         for signum in (signal.SIGTERM, signal.SIGKILL):
+            self._reap_leader(proc.pid)
+            if not group_alive(proc.pid):
+                return
             self.signal(signum)
             deadline = time.monotonic() + grace_seconds
             while time.monotonic() < deadline:
-                try:
-                    pid, _ = os.waitpid(proc.pid, os.WNOHANG)
-                except ChildProcessError:
+                self._reap_leader(proc.pid)
+                if not group_alive(proc.pid):
                     return
-                if pid:
-                    return
-                time.sleep(0.05)
+                time.sleep(POLL_SECONDS)
+
+    @staticmethod
+    def _reap_leader(pid: int) -> None:
+        """Collect the script's exit status if nobody has (the event loop is gone)."""
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
