@@ -9,7 +9,15 @@ from pathlib import Path
 from typing import NoReturn
 
 from flock_tui import __version__
-from flock_tui.launch import AppCrashed, Invocation, Launch, Mode, run_plain_mode, run_tui_mode
+from flock_tui.launch import (
+    AppCrashed,
+    DashboardUnavailable,
+    Invocation,
+    Launch,
+    Mode,
+    run_plain_mode,
+    run_tui_mode,
+)
 from flock_tui.record import Recorder, RecordError
 
 PROG = "flock-tui"
@@ -68,8 +76,8 @@ environment:
 exit status:
   the script's exit code (128+N when it was killed by signal N); for replay the
   recorded exit code (0 when the record has none); 2 for a usage error (missing or
-  non-Python script, unreadable record file, bad option); 1 when flock-tui itself
-  failed.
+  non-Python script, unreadable record file, bad option, --web address that cannot
+  be served); 1 when flock-tui itself failed.
 
 examples:
   flock-tui examples/03_blog_review.py
@@ -322,10 +330,13 @@ def main(argv: list[str] | None = None) -> int:
         _error(exc.strerror or str(exc))
         return 2
     try:
-        launch = Launch(inv, plain=plain, recorder=recorder)
+        launch = Launch(inv, plain=plain, recorder=recorder)  # binds --web's address first
         if plain:
             return run_plain_mode(launch)
         return run_tui_mode(launch)
+    except DashboardUnavailable as exc:  # nothing has started: a usage-level error
+        _error(str(exc))
+        return 2
     except AppCrashed as exc:
         _error(f"the TUI crashed: {exc}; the script was stopped")
         return 1

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import socket
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -49,11 +50,57 @@ class Invocation:
     speed: float | None = None
 
 
+class DashboardUnavailable(Exception):
+    """--web asked for a dashboard that cannot be served (one line; exit code 2)."""
+
+
+def bind_dashboard(host: str, port: int) -> list[socket.socket]:
+    """Listening-ready sockets for HOST:PORT (every address HOST resolves to, as aiohttp
+    would bind them), or DashboardUnavailable. Bound before the script starts, and then
+    served by the bridge, so a taken port stops flock-tui before anything has run."""
+    where = f"{host}:{port}"
+    try:
+        infos = socket.getaddrinfo(
+            host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )
+    except socket.gaierror as exc:
+        raise DashboardUnavailable(
+            f"cannot serve the dashboard on {where}: {_lower(exc.strerror or str(exc))}"
+        ) from None
+    sockets: list[socket.socket] = []
+    try:
+        for family, kind, proto, _, address in dict.fromkeys(infos):
+            sock = socket.socket(family, kind, proto)
+            sockets.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6 and hasattr(socket, "IPPROTO_IPV6"):
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            if port == 0 and len(sockets) > 1:  # one free port for every address
+                address = (address[0], sockets[0].getsockname()[1], *address[2:])
+            sock.bind(address)
+    except OSError as exc:
+        for sock in sockets:
+            sock.close()
+        raise DashboardUnavailable(
+            f"cannot serve the dashboard on {where}: {_lower(exc.strerror or str(exc))}"
+        ) from None
+    return sockets
+
+
+def _lower(text: str) -> str:
+    return text[:1].lower() + text[1:]
+
+
 class Launch:
-    """The source chain for one invocation (imports the optional parts lazily)."""
+    """The source chain for one invocation (imports the optional parts lazily).
+
+    With --web the dashboard's address is bound here, before any source runs: a taken
+    port raises DashboardUnavailable and the script never starts.
+    """
 
     def __init__(self, inv: Invocation, *, plain: bool, recorder: Recorder | None) -> None:
         self.inv = inv
+        sockets = bind_dashboard(inv.host, inv.port) if inv.web else []
         self.child: ChildProcessSource | None = None
         self.bridged: Any = None
         callbacks: list[EnvelopeCallback] = [recorder] if recorder is not None else []
@@ -66,7 +113,7 @@ class Launch:
             if inv.web:
                 from flock_tui.bridge import bridge_for_child
 
-                child_bridge = bridge_for_child(inv.host, inv.port, inv.token)
+                child_bridge = bridge_for_child(inv.host, inv.port, inv.token, sockets=sockets)
                 env, fds = child_bridge.env, child_bridge.pass_fds
                 on_started = child_bridge.child_started
 
@@ -93,7 +140,7 @@ class Launch:
                 def make_bridge() -> Any:
                     from flock_tui.bridge import Bridge
 
-                    return Bridge(host=inv.host, port=inv.port, token=inv.token)
+                    return Bridge(host=inv.host, port=inv.port, token=inv.token, sockets=sockets)
 
             self.source: EventSource = BridgedSource(inner, make_bridge, *callbacks)
             self.bridged = self.source

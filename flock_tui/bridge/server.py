@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import uuid
 from collections.abc import Awaitable, Callable
 from importlib import resources
@@ -59,9 +60,15 @@ class Bridge:
         publish_timeout: float = api.PUBLISH_TIMEOUT,
         max_msg_size: int = 64 * 1024,
         heartbeat: float = 15.0,
+        sockets: list[socket.socket] | None = None,
     ) -> None:
         self.host = host
         self.port = port
+        # Listening sockets bound beforehand (flock-tui --web binds before the script
+        # starts, so a taken port is an error before anything runs): served as they are.
+        self._sockets = list(sockets or [])
+        if self._sockets:
+            self.port = self._sockets[0].getsockname()[1]
         self.token_generated = False
         if token is None and not is_loopback(host):
             token = new_token()
@@ -139,9 +146,13 @@ class Bridge:
             self.make_app(), handle_signals=False, access_log=None, shutdown_timeout=5.0
         )
         await runner.setup()
-        site = web.TCPSite(runner, self.host, self.port, reuse_address=True)
+        sites: list[web.BaseSite] = [web.SockSite(runner, sock) for sock in self._sockets] or [
+            web.TCPSite(runner, self.host, self.port, reuse_address=True)
+        ]
+        site = sites[0]
         try:
-            await site.start()
+            for each in sites:
+                await each.start()
         except OSError as exc:
             await runner.cleanup()
             raise OSError(

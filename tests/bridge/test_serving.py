@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 
 from engine import Flock, flock_type
 from engine.serving import serve, serving
+from flock_tui.bridge import Bridge
 
 from .conftest import TIMEOUT
 
@@ -192,3 +193,19 @@ def test_dashboard_example_ends_by_itself(tmp_path: Path):
     assert "flock dashboard: http://127.0.0.1:" in result.stdout
     assert result.stdout.strip().splitlines()[-1] == "findings: 3; reports: 1"
     assert "Traceback" not in result.stderr
+
+
+async def test_bridge_serves_sockets_bound_beforehand():
+    from flock_tui.launch import bind_dashboard
+
+    sockets = bind_dashboard("127.0.0.1", 0)
+    port = sockets[0].getsockname()[1]
+    bridge = Bridge(port=0, sockets=sockets)
+    assert bridge.planned_url == f"http://127.0.0.1:{port}/"  # exact before start()
+    try:
+        assert await bridge.start() == f"http://127.0.0.1:{port}/"
+        async with aiohttp.ClientSession() as session:
+            async with session.get(f"http://127.0.0.1:{port}/health") as response:
+                assert response.status == 200
+    finally:
+        await bridge.close("test over")

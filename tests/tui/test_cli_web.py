@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 import textwrap
@@ -107,3 +108,29 @@ def test_web_serves_the_run_and_publishes_into_the_child(tmp_path):
     assert proc.returncode == 0, err
     assert "[stdout] notes: ['hi']" in out.splitlines()
     assert out.splitlines()[-1].startswith("[end] exited (exit code 0)")
+
+
+def test_web_on_a_taken_port_fails_before_the_script_starts(tmp_path):
+    marker = tmp_path / "started"
+    script = tmp_path / "script.py"
+    script.write_text(f"import pathlib\npathlib.Path({str(marker)!r}).write_text('ran')\n")
+    holder = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        proc = subprocess.run(
+            [sys.executable, "-m", "flock_tui", "--web", "--port", str(port), str(script)],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=TIMEOUT,
+        )
+    finally:
+        holder.close()
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip().splitlines() == [
+        f"flock-tui: error: cannot serve the dashboard on 127.0.0.1:{port}: address already in use"
+    ]
+    assert proc.stdout == ""
+    assert not marker.exists()  # the script never ran
