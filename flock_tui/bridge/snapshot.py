@@ -15,6 +15,7 @@ from engine.events import Envelope
 
 MAX_FIELD_CHARS = 64 * 1024
 MAX_RUNS_PER_AGENT = 20
+RECENT_RUNS = 5  # runs per agent in a snapshot (the dashboard shows as many)
 MAX_ARTIFACTS = 500
 MAX_CONSOLE_LINES = 200
 
@@ -85,6 +86,8 @@ class AgentState:
         data = self.summary()
         current = self.runs[-1] if self.runs else None
         data["current"] = current.as_json() if current else None
+        # The last few runs, oldest first: concurrent runs of one agent each keep their text.
+        data["recent"] = [run.as_json() for run in list(self.runs)[-RECENT_RUNS:]]
         return data
 
 

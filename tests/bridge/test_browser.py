@@ -13,7 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from engine.events import AgentError, AgentRegistered, EventFactory, MessagePublished
+from engine.events import (
+    AgentActivated,
+    AgentCompleted,
+    AgentError,
+    AgentRegistered,
+    EventFactory,
+    MessagePublished,
+)
 from flock_tui.bridge import Bridge
 
 from .conftest import run_events, token
@@ -273,5 +280,83 @@ async def test_page_keeps_a_long_stream_bounded(page):
         )
         assert 64 * 1024 < length <= 256 * 1024 + 2048
         assert await page.text_content(".card[data-agent=long] .tokens") == "401 tok"
+    finally:
+        await bridge.close("test over")
+
+
+RUN_TEXTS = """() => Array.from(document.querySelectorAll('.card[data-agent=writer] .run')).map(
+    r => [r.dataset.run, r.querySelector('.stream') ? r.querySelector('.stream').textContent : null])"""
+
+
+def two_interleaved_runs(bridge: Bridge, factory: EventFactory) -> dict[str, str]:
+    """Two runs of one agent streaming at the same time, token by token."""
+    expected = {"run-a": "", "run-b": ""}
+    for run_id in expected:
+        bridge.publish(factory.make(AgentActivated(agent_name="writer", run_id=run_id)))
+    for i in range(20):
+        for run_id in expected:
+            word = f"{run_id[-1]}{i} "
+            expected[run_id] += word
+            bridge.publish(token(factory, "writer", word, run_id=run_id))
+    bridge.publish(factory.make(AgentCompleted(agent_name="writer", run_id="run-a")))
+    return expected
+
+
+async def wait_for_run_text(page, run_id: str, text: str) -> None:
+    await page.wait_for_function(
+        """([run, text]) => {
+            const r = document.querySelector(`.card[data-agent=writer] .run[data-run="${run}"]`);
+            return r !== null && r.querySelector('.stream')?.textContent === text;
+        }""",
+        arg=[run_id, text],
+        timeout=WAIT * 1000,
+    )
+
+
+async def test_concurrent_runs_of_one_agent_keep_their_own_text(page):
+    factory = EventFactory()
+    bridge = Bridge(port=0)
+    url = await bridge.start()
+    try:
+        await page.goto(url)
+        await page.wait_for_selector('#conn[data-state="live"]', timeout=WAIT * 1000)
+        expected = two_interleaved_runs(bridge, factory)
+        # A later run of the same agent gets its own block and wipes nothing.
+        bridge.publish(factory.make(AgentActivated(agent_name="writer", run_id="run-c")))
+        bridge.publish(token(factory, "writer", "c-text", run_id="run-c"))
+        await wait_for_run_text(page, "run-c", "c-text")
+        assert await page.evaluate(RUN_TEXTS) == [
+            ["run-c", "c-text"],  # newest first
+            ["run-b", expected["run-b"]],
+            ["run-a", expected["run-a"]],
+        ]
+        state = '.card[data-agent=writer] .run[data-run="run-a"]'
+        assert await page.get_attribute(state, "data-state") == "done"
+        # Only the last five runs stay on the card.
+        for run_id in ("run-d", "run-e", "run-f", "run-g"):
+            bridge.publish(token(factory, "writer", run_id, run_id=run_id))
+        await wait_for_run_text(page, "run-g", "run-g")
+        runs = [run for run, _ in await page.evaluate(RUN_TEXTS)]
+        assert runs == ["run-g", "run-f", "run-e", "run-d", "run-c"]
+        assert await page.text_content(".card[data-agent=writer] .tokens") == "45 tok"
+        assert page.problems == []
+    finally:
+        await bridge.close("test over")
+
+
+async def test_snapshot_keeps_concurrent_runs_apart(page):
+    # A history this short no longer holds seq 1: the page starts from a reset snapshot.
+    factory = EventFactory()
+    bridge = Bridge(port=0, history_events=5)
+    url = await bridge.start()
+    try:
+        expected = two_interleaved_runs(bridge, factory)
+        await page.goto(url)
+        await wait_for_run_text(page, "run-a", expected["run-a"])
+        assert await page.evaluate(RUN_TEXTS) == [
+            ["run-b", expected["run-b"]],
+            ["run-a", expected["run-a"]],
+        ]
+        assert page.problems == []
     finally:
         await bridge.close("test over")

@@ -69,11 +69,11 @@
     const tokens = el("span", "tokens muted", "0 tok");
     head.append(title, badge, iteration, tokens);
     const description = el("div", "muted");
-    const fields = el("div", "fields");
+    const runs = el("div", "fields"); // one block per run, newest first
     const error = el("div", "error-text");
-    card.append(head, description, fields, error);
+    card.append(head, description, runs, error);
     $("agents").appendChild(card);
-    view = { card, badge, iteration, tokens, description, fieldsEl: fields, error, fields: new Map(), count: 0, runId: null };
+    view = { card, badge, iteration, tokens, description, runsEl: runs, error, runs: new Map(), count: 0 };
     agents.set(name, view);
     $("agent-count").textContent = `(${agents.size})`;
     return view;
@@ -86,26 +86,48 @@
     view.count = count;
     view.tokens.textContent = `${count} tok`;
   }
-  function fieldPre(view, field) {
+  // Each run of an agent keeps its own text, keyed by (run_id, field): two runs at
+  // once never mix, and a new run does not wipe an older one (the last MAX_RUNS stay).
+  const MAX_RUNS = 5;
+  function runView(view, runId) {
+    const key = runId === undefined || runId === null ? "" : String(runId);
+    let run = view.runs.get(key);
+    if (run) return run;
+    const block = el("section", "run");
+    block.dataset.run = key;
+    const head = el("div", "run-head muted");
+    const state = el("span", "run-state");
+    head.append(el("span", "run-id", key ? `run ${key}` : "run"), document.createTextNode(" "), state);
+    const fieldsEl = el("div", "run-fields");
+    const error = el("div", "error-text");
+    block.append(head, fieldsEl, error);
+    view.runsEl.prepend(block);
+    run = { block, state, fieldsEl, error, fields: new Map() };
+    view.runs.set(key, run);
+    while (view.runs.size > MAX_RUNS) {
+      const [oldKey, old] = view.runs.entries().next().value; // Map keeps insertion order
+      for (const pre of old.fields.values()) pending.delete(pre);
+      old.block.remove();
+      view.runs.delete(oldKey);
+    }
+    return run;
+  }
+  function setRunState(run, state) {
+    run.state.textContent = state;
+    run.block.dataset.state = state;
+  }
+  function fieldPre(run, field) {
     const key = field || "output";
-    let pre = view.fields.get(key);
+    let pre = run.fields.get(key);
     if (pre) return pre;
     const wrap = el("div", "field");
     wrap.append(el("div", "field-name", key));
     pre = el("pre", "stream");
     pre.dataset.field = key;
     wrap.append(pre);
-    view.fieldsEl.append(wrap);
-    view.fields.set(key, pre);
+    run.fieldsEl.append(wrap);
+    run.fields.set(key, pre);
     return pre;
-  }
-  function newRun(view, runId) {
-    if (view.runId === runId) return;
-    view.runId = runId;
-    for (const pre of view.fields.values()) pending.delete(pre);
-    view.fields.clear();
-    view.fieldsEl.replaceChildren();
-    view.error.textContent = "";
   }
 
   // ---- artifacts and console -----------------------------------------------------
@@ -158,33 +180,43 @@
       }
       case "agent_activated": {
         const view = agentView(d.agent_name);
-        newRun(view, d.run_id);
+        setRunState(runView(view, d.run_id), "running");
         setState(view, "running");
         view.iteration.textContent = d.iteration > 1 ? `run #${d.iteration}` : "";
         break;
       }
       case "streaming_output": {
         const view = agentView(d.agent_name);
-        if (view.runId === null) view.runId = d.run_id;
+        const run = runView(view, d.run_id);
         const type = d.output_type || "llm_token";
         if (type === "llm_token") {
-          appendText(fieldPre(view, d.field), d.content || "");
+          appendText(fieldPre(run, d.field), d.content || "");
           setTokens(view, view.count + (env.merged || 1));
         } else {
-          appendText(fieldPre(view, type), (d.content || "") + "\n");
+          appendText(fieldPre(run, type), (d.content || "") + "\n");
         }
         break;
       }
       case "message_published":
         addArtifact(d);
         break;
-      case "agent_completed":
-        setState(agentView(d.agent_name), "done");
+      case "agent_completed": {
+        const view = agentView(d.agent_name);
+        setState(view, "done");
+        if (d.run_id) setRunState(runView(view, d.run_id), "done");
         break;
+      }
       case "agent_error": {
         const view = agentView(d.agent_name);
         setState(view, "error");
-        view.error.textContent = `${d.error_type}: ${d.error_message}`;
+        const text = `${d.error_type}: ${d.error_message}`;
+        if (d.run_id) {
+          const run = runView(view, d.run_id);
+          setRunState(run, "error");
+          run.error.textContent = text;
+        } else {
+          view.error.textContent = text;
+        }
         break;
       }
       case "console_output":
@@ -212,10 +244,12 @@
       learnTypes(a.consumes);
       setState(view, a.state || "idle");
       setTokens(view, a.tokens || 0);
-      if (a.current) {
-        view.runId = a.current.run_id;
-        for (const [field, text] of Object.entries(a.current.fields || {})) appendText(fieldPre(view, field), text);
-        if (a.current.error) view.error.textContent = a.current.error;
+      const runs = Array.isArray(a.recent) ? a.recent : a.current ? [a.current] : [];
+      for (const r of runs) { // oldest first: each new block goes on top
+        const run = runView(view, r.run_id);
+        setRunState(run, r.state || "");
+        for (const [field, text] of Object.entries(r.fields || {})) appendText(fieldPre(run, field), text);
+        if (r.error) run.error.textContent = r.error;
       }
     }
     for (const art of snap.artifacts || []) addArtifact(art);
