@@ -218,6 +218,7 @@ class ChildProcessSource:
             for task in readers:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            await self._group.reap()  # what the script left behind in its process group
         except asyncio.CancelledError:
             # The consumer went away (the app quit or crashed): never leave a child behind.
             for task in readers:

@@ -209,11 +209,6 @@ def test_plain_mode_sigint_leaves_nothing_behind(tmp_path, grandchildren):
     assert wait_gone(pid), "the grandchild outlived flock-tui"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs the one-line change in flock_tui/sources/child.py (run(): "
-    "`await self._group.reap()` after the readers are drained); remove this marker with it",
-)
 async def test_source_reaps_what_the_script_left_when_it_exits(tmp_path, grandchildren):
     script = write_script(tmp_path, then="sys.exit(0)\n", ignore="SIGINT,SIGTERM")
     source = ChildProcessSource(script, [], grace_seconds=0.3)
