@@ -107,8 +107,11 @@ class LineView(Widget, can_focus=True):
         if dirty < self.top:
             self.refresh()
             return True
-        if dirty < self.top + view:
-            self.refresh_lines(dirty - self.top, self.top + view - dirty)
+        # Repaint from the first changed line down to the last line that has (or had)
+        # text: the empty rows below a pane that is not yet full stay as they are.
+        end = min(self.top + view, max(height, old_height))
+        if dirty < end:
+            self.refresh_lines(dirty - self.top, end - dirty)
         return False
 
     def _reflow(self, width: int) -> int:
