@@ -285,22 +285,37 @@ class WebSocketSource:
                 ),
                 queue,
             )
-            current = agent.get("current")
-            if not isinstance(current, dict):
-                continue
-            run_id = str(current["run_id"])
-            self._emit(AgentActivated(agent_name=name, run_id=run_id), queue)
-            for field, text in (current.get("fields") or {}).items():
-                self._emit(
-                    StreamingOutput(agent_name=name, run_id=run_id, field=field, content=str(text)),
-                    queue,
-                )
-            if current.get("state") == "done":
-                self._emit(AgentCompleted(agent_name=name, run_id=run_id), queue)
-            elif current.get("state") == "error":
-                error = str(current.get("error") or "error")
-                kind, _, text = error.partition(": ")
-                self._emit(
-                    AgentError(agent_name=name, run_id=run_id, error_type=kind, error_message=text),
-                    queue,
-                )
+            # The agent's last few runs, oldest first (older servers send only "current"):
+            # concurrent runs of one agent each get their own section again.
+            runs = agent.get("recent")
+            if not isinstance(runs, list):
+                runs = [agent.get("current")]
+            for run in runs:
+                if isinstance(run, dict):
+                    self._replay_run(name, run, queue)
+
+    def _replay_run(self, name: str, run: dict[str, Any], queue: asyncio.Queue[SourceItem]) -> None:
+        run_id = str(run["run_id"])
+        iteration = run.get("iteration")
+        self._emit(
+            AgentActivated(
+                agent_name=name,
+                run_id=run_id,
+                iteration=iteration if isinstance(iteration, int) else 1,
+            ),
+            queue,
+        )
+        for field, text in (run.get("fields") or {}).items():
+            self._emit(
+                StreamingOutput(agent_name=name, run_id=run_id, field=field, content=str(text)),
+                queue,
+            )
+        if run.get("state") == "done":
+            self._emit(AgentCompleted(agent_name=name, run_id=run_id), queue)
+        elif run.get("state") == "error":
+            error = str(run.get("error") or "error")
+            kind, _, text = error.partition(": ")
+            self._emit(
+                AgentError(agent_name=name, run_id=run_id, error_type=kind, error_message=text),
+                queue,
+            )

@@ -164,3 +164,37 @@ async def test_unreachable_server_gives_up_with_notices():
     items = [queue.get_nowait() for _ in range(queue.qsize())]
     assert isinstance(items[0], SourceNotice) and "retrying" in items[0].text
     assert isinstance(items[-1], SourceEnded) and "cannot reach" in items[-1].reason
+
+
+async def test_reset_snapshot_keeps_concurrent_runs_of_one_agent_apart(factory: EventFactory):
+    from engine.events import AgentActivated, AgentRegistered, StreamingOutput
+
+    bridge = Bridge(port=0, history_events=4)
+    await bridge.start()
+    bridge.publish(factory.make(AgentRegistered(name="writer")))
+    for run_id in ("r1", "r2"):
+        bridge.publish(factory.make(AgentActivated(agent_name="writer", run_id=run_id)))
+    for word in ("a1 ", "b1 ", "a2 ", "b2 "):  # the two runs interleave
+        run_id = "r1" if word.startswith("a") else "r2"
+        bridge.publish(
+            factory.make(
+                StreamingOutput(agent_name="writer", run_id=run_id, field="body", content=word)
+            )
+        )
+    source = WebSocketSource(bridge.ws_url)
+    queue: asyncio.Queue = asyncio.Queue()
+    task = asyncio.create_task(source.run(queue))
+    try:
+        events = await envelopes_until(queue, 5)  # registered, 2 x (activated, text)
+        activated = [e.data["run_id"] for e in events if e.event_type == "agent_activated"]
+        assert activated == ["r1", "r2"]
+        text = {
+            e.data["run_id"]: e.data["content"]
+            for e in events
+            if e.event_type == "streaming_output"
+        }
+        assert text == {"r1": "a1 a2 ", "r2": "b1 b2 "}
+    finally:
+        await source.stop()
+        await asyncio.wait_for(task, TIMEOUT)
+        await bridge.close("test over")
