@@ -8,8 +8,13 @@ it stands in for.
 
 from __future__ import annotations
 
+import atexit
 import gc
+import json
+import os
+from collections import Counter
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 
@@ -74,6 +79,8 @@ PATCHES: dict[str, Callable[[], None]] = {
     "statusbar-no-layout": statusbar_no_layout,
     "no-pane-scrollbar": no_pane_scrollbar,
     "gc-freeze": lambda: None,  # applied by the benchmark app on its first batch
+    "count-renders": lambda: count_renders(),  # diagnostics: they change nothing
+    "count-screen-updates": lambda: count_screen_updates(),
 }
 
 
@@ -84,3 +91,61 @@ def apply(names: list[str]) -> list[str]:
     for name in names:
         PATCHES[name]()
     return names
+
+
+def _dump_at_exit(variable: str, default: str, figures: dict[str, Any]) -> None:
+    """At exit, write `figures` as JSON to the file named by $variable (else `default`)."""
+
+    def dump() -> None:
+        path = os.environ.get(variable, default)
+        Path(path).write_text(json.dumps(figures, indent=1))
+
+    atexit.register(dump)
+
+
+def count_renders() -> None:
+    """Diagnostic, changes nothing: at exit, write how many lines each widget class
+    rendered (Widget.render_lines calls and rows) to $FLOCK_BENCH_RENDER_COUNTS.
+
+    Note: Textual renders (mostly from its line cache) the whole region of every widget
+    that overlaps a frame's dirty area, so rows here exceed the rows that changed."""
+    from textual.widget import Widget
+
+    calls: Counter[str] = Counter()
+    rows: Counter[str] = Counter()
+    original = Widget.render_lines
+
+    def render_lines(self: Widget, crop: Any) -> Any:
+        name = type(self).__name__
+        calls[name] += 1
+        rows[name] += crop.height
+        return original(self, crop)
+
+    Widget.render_lines = render_lines  # type: ignore[method-assign]
+    _dump_at_exit("FLOCK_BENCH_RENDER_COUNTS", "render_counts.json", {"calls": calls, "rows": rows})
+
+
+def count_screen_updates() -> None:
+    """Diagnostic, changes nothing: at exit, write which screen update flags were set per
+    frame and which widgets were dirty to $FLOCK_BENCH_SCREEN_COUNTS."""
+    from textual.screen import Screen
+
+    flags: Counter[str] = Counter()
+    dirty: Counter[str] = Counter()
+    original = Screen._on_timer_update
+
+    def on_timer_update(self: Screen) -> None:
+        key = ",".join(
+            name
+            for name in ("_layout_required", "_scroll_required", "_repaint_required")
+            if getattr(self, name)
+        )
+        flags[key or "none"] += 1
+        for widget in self._dirty_widgets:
+            dirty[type(widget).__name__] += 1
+        original(self)
+
+    Screen._on_timer_update = on_timer_update  # type: ignore[method-assign]
+    _dump_at_exit(
+        "FLOCK_BENCH_SCREEN_COUNTS", "screen_counts.json", {"flags": flags, "dirty": dirty}
+    )

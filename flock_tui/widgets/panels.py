@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
+from typing import ClassVar
 
 from rich.style import Style
 from rich.text import Text
@@ -56,11 +58,37 @@ class StatusBar(_Line):
     }
     """
 
+    #: while only the token count and the elapsed time move, repaint at most this often
+    #: (the app's tick repaints it every 0.5 s anyway). A repaint every frame would make
+    #: every frame's dirty area span from the panes down to this bottom row, so Textual
+    #: would re-render every widget in between.
+    THROTTLE: ClassVar[float] = 0.4
+
     def __init__(self, title: str, *, id: str | None = None) -> None:  # noqa: A002
         super().__init__(id=id)
         self.title_text = title
+        self._shape: tuple[object, ...] = ()
+        self._shown_at = float("-inf")
 
-    def show(self, state: RunState) -> None:
+    def show(self, state: RunState, *, now: float | None = None) -> None:
+        """Repaint the totals; token and time changes alone are throttled (`THROTTLE`)."""
+        shape = (
+            state.ended,
+            state.source_ended,
+            state.exit_code,
+            state.finish_reason,
+            state.child_state,
+            state.running_agents,
+            len(state.agents),
+            state.artifact_count,
+            state.warning_count,
+            self.title_text,
+        )
+        now = time.monotonic() if now is None else now
+        if shape == self._shape and now - self._shown_at < self.THROTTLE:
+            return
+        self._shape = shape
+        self._shown_at = now
         text = Text(no_wrap=True, overflow="ellipsis")
         if state.ended:
             code = state.exit_code
