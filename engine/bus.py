@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from engine.events import Envelope, EventFactory, EventPayload
+from engine.events import Envelope, EventFactory, EventPayload, NoticeLevel, RunNotice
 from engine.sinks import EventSink
 
 log = logging.getLogger("engine")
@@ -52,15 +52,10 @@ class EventBus:
                 self._failed.add(id(sink))
                 log.warning("event sink %r failed: %s", sink, exc)
 
-    def notice(self, text: str) -> None:
-        """A one-line, human-oriented notice for sinks that show such things."""
-        for sink in list(self.sinks):
-            show = getattr(sink, "notice", None)
-            if show is not None:
-                try:
-                    show(text)
-                except Exception:  # pragma: no cover - best effort
-                    pass
+    def notice(self, text: str, level: NoticeLevel = "warning") -> Envelope:
+        """A one-line notice for the user (a type nobody consumes, a gate left waiting):
+        a `notice` event like any other, so the pipe, a record and the dashboard keep it."""
+        return self.emit(RunNotice(level=level, text=text))
 
     async def aclose(self) -> None:
         for sink in list(self.sinks):

@@ -23,6 +23,7 @@ from engine.events import (
     AgentRegistered,
     Envelope,
     MessagePublished,
+    RunNotice,
     RunStarted,
     StreamingOutput,
 )
@@ -84,9 +85,6 @@ class ConsoleSink:
     def _print(self, text: Text | Table) -> None:
         self.console.print(text)
 
-    def notice(self, message: str) -> None:
-        self._print(Text(f"· {strip_control(message)}", style="dim"))
-
     # -- the sink ------------------------------------------------------------------------
     def send(self, envelope: Envelope) -> None:
         try:
@@ -126,6 +124,9 @@ class ConsoleSink:
                 publishes = ", ".join(payload.publishes) or "—"
                 line.append(f"{consumes} → {publishes}", style="dim")
                 self._print(line)
+        elif isinstance(payload, RunNotice):
+            style = "dim" if payload.level == "info" else "bold yellow"
+            self._print(Text(f"⚠ {strip_control(payload.text)}", style=style))
         elif isinstance(payload, RunStarted):
             line = Text("flock ", style="bold")
             line.append(

@@ -121,15 +121,18 @@ class ConsoleOutput(_Payload):
     text: str
 
 
-class RunNotice(_Payload):
-    """Something the runner saw that the user should see (a garbled line on the pipe, ...).
+NoticeLevel = Literal["info", "warning", "error"]
 
-    Added by the runner (not by the engine) in its own seq order, so a record of the
-    run keeps its warnings. "info" is shown but is not a warning.
+
+class RunNotice(_Payload):
+    """Something the user should see that is no agent's output: from the engine (a
+    published type no agent consumes, an AND gate left waiting) or from the runner (a
+    garbled line on the pipe, ...), in the seq order of whoever added it, so a record of
+    the run keeps its warnings. "info" is shown but is not a warning.
     """
 
     event_type: Literal["notice"] = Field("notice", exclude=True)
-    level: Literal["info", "warning", "error"]
+    level: NoticeLevel
     text: str
 
 

@@ -216,7 +216,10 @@ class Flock:
                 )
             for group in match.groups:
                 self._schedule(agent, group)
-        if not subscribed and artifact.type not in self._unconsumed_noticed:
+        # An agent's output that nobody consumes is a result; the user's own publish that
+        # nobody consumes is likely a mistake (a typo'd type, a missing agent): say so.
+        external = artifact.produced_by == "external"
+        if not subscribed and external and artifact.type not in self._unconsumed_noticed:
             self._unconsumed_noticed.add(artifact.type)
             self._bus.notice(f"no agent consumes {artifact.type}; it is stored on the blackboard")
 

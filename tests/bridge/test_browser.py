@@ -20,6 +20,7 @@ from engine.events import (
     AgentRegistered,
     EventFactory,
     MessagePublished,
+    RunNotice,
 )
 from flock_tui.bridge import Bridge
 
@@ -321,6 +322,13 @@ async def test_concurrent_runs_of_one_agent_keep_their_own_text(page):
         await page.goto(url)
         await page.wait_for_selector('#conn[data-state="live"]', timeout=WAIT * 1000)
         expected = two_interleaved_runs(bridge, factory)
+        await page.wait_for_selector(
+            '.card[data-agent=writer] .run[data-run="run-a"][data-state="done"]',
+            timeout=WAIT * 1000,
+        )
+        # run-a is done but run-b still streams: the card still says running
+        badge = ".card[data-agent=writer] .badge"
+        assert await page.get_attribute(badge, "data-state") == "running"
         # A later run of the same agent gets its own block and wipes nothing.
         bridge.publish(factory.make(AgentActivated(agent_name="writer", run_id="run-c")))
         bridge.publish(token(factory, "writer", "c-text", run_id="run-c"))
@@ -332,6 +340,13 @@ async def test_concurrent_runs_of_one_agent_keep_their_own_text(page):
         ]
         state = '.card[data-agent=writer] .run[data-run="run-a"]'
         assert await page.get_attribute(state, "data-state") == "done"
+        # a notice from the engine shows in the console, literally
+        bridge.publish(factory.make(RunNotice(level="warning", text="no agent consumes <b>X</b>")))
+        await page.wait_for_function(
+            "() => document.getElementById('console').textContent.includes('<b>X</b>')",
+            timeout=WAIT * 1000,
+        )
+        assert "[warning] no agent consumes <b>X</b>" in await page.text_content("#console")
         # Only the last five runs stay on the card.
         for run_id in ("run-d", "run-e", "run-f", "run-g"):
             bridge.publish(token(factory, "writer", run_id, run_id=run_id))

@@ -248,24 +248,19 @@ async def test_publish_json_validates(flock) -> None:
     assert "Ping" in flock.registered_types()
 
 
-async def test_unconsumed_type_is_stored_with_a_notice(flock) -> None:
-    notices: list[str] = []
+def _notices(sink) -> list[tuple[str, str]]:
+    return [(e.data["level"], e.data["text"]) for e in sink.envelopes if e.event_type == "notice"]
 
-    class NoticeSink:
-        def send(self, envelope) -> None:
-            pass
 
-        def notice(self, text: str) -> None:
-            notices.append(text)
-
-        async def aclose(self) -> None:
-            pass
-
-    flock.add_sink(NoticeSink())
+async def test_unconsumed_type_is_stored_with_a_notice_event(flock, sink) -> None:
     await flock.publish(Joined(parts=["x"]))
+    await flock.publish(Joined(parts=["y"]))
     await idle(flock)
-    assert [j.parts for j in await flock.store.get_by_type(Joined)] == [["x"]]
-    assert notices == ["no agent consumes Joined; it is stored on the blackboard"]
+    assert [j.parts for j in await flock.store.get_by_type(Joined)] == [["x"], ["y"]]
+    # once per type, as an event every sink gets (the pipe, a record, the dashboard)
+    assert _notices(sink) == [
+        ("warning", "no agent consumes Joined; it is stored on the blackboard")
+    ]
 
 
 async def test_lifecycle_events_in_order(flock, sink) -> None:
@@ -349,27 +344,14 @@ async def test_serve_sets_the_runtime_mode_and_delegates(flock, sink, monkeypatc
     assert other.context.runtime_mode == "api"
 
 
-async def test_waiting_gate_is_noticed_at_idle(flock) -> None:
-    notices: list[str] = []
-
-    class NoticeSink:
-        def send(self, envelope) -> None:
-            pass
-
-        def notice(self, text: str) -> None:
-            notices.append(text)
-
-        async def aclose(self) -> None:
-            pass
-
-    flock.add_sink(NoticeSink())
+async def test_waiting_gate_is_noticed_at_idle(flock, sink) -> None:
     flock.agent("judge").consumes(Left, Right).publishes(Joined).with_engine(
         FakeEngine(lambda r: [])
     )
     await flock.publish(Left())
     await idle(flock)
     await idle(flock)
-    assert notices == ["judge is still waiting for Right to join Left"]
+    assert _notices(sink) == [("warning", "judge is still waiting for Right to join Left")]
 
 
 def test_bad_event_fd_falls_back_to_the_console(monkeypatch, capsys) -> None:

@@ -213,3 +213,42 @@ def test_a_crash_mid_stream_in_plain_mode_keeps_the_partial_text(tmp_path):
     assert "[stderr] RuntimeError: boom in the middle" in lines
     assert "[writer #1] body: half of a sentence" in lines
     assert lines[-1] == "[end] crashed (exit code 1); 0 artifact(s)"
+
+
+def test_engine_notices_reach_the_pipe_and_the_record(tmp_path):
+    """A published type no agent consumes and an AND gate left half-filled are told to
+    the user through the event pipe (the engine prints nothing itself under flock-tui)."""
+    script = tmp_path / "unconsumed.py"
+    script.write_text(
+        "import asyncio\n"
+        "from pydantic import BaseModel\n"
+        "from engine import Flock, flock_type\n"
+        "@flock_type\n"
+        "class Left(BaseModel):\n    x: int = 1\n"
+        "@flock_type\n"
+        "class Right(BaseModel):\n    y: int = 2\n"
+        "@flock_type\n"
+        "class Orphan(BaseModel):\n    z: int = 3\n"
+        "@flock_type\n"
+        "class Both(BaseModel):\n    text: str\n"
+        "flock = Flock()\n"
+        "flock.agent('judge').consumes(Left, Right).publishes(Both)\n"
+        "async def main():\n"
+        "    await flock.publish(Orphan())\n"
+        "    await flock.publish(Left())\n"
+        "    await flock.run_until_idle()\n"
+        "asyncio.run(main())\n"
+    )
+    record = tmp_path / "run.jsonl"
+    result = run_cli("--record", str(record), str(script), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "[warning] no agent consumes Orphan; it is stored on the blackboard" in (
+        result.stdout.splitlines()
+    ), result.stdout
+    assert "[warning] judge is still waiting for Right to join Left" in result.stdout
+    notices = [
+        e.data for e in map(decode, record.read_text().splitlines()) if e.event_type == "notice"
+    ]
+    assert {"level": "warning", "text": "judge is still waiting for Right to join Left"} in (
+        notices
+    )

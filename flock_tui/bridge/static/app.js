@@ -202,8 +202,10 @@
         break;
       case "agent_completed": {
         const view = agentView(d.agent_name);
-        setState(view, "done");
         if (d.run_id) setRunState(runView(view, d.run_id), "done");
+        // another run of this agent may still stream: the card stays "running" until none does
+        const streaming = [...view.runs.values()].some((r) => r.block.dataset.state === "running");
+        setState(view, streaming ? "running" : "done");
         break;
       }
       case "agent_error": {
@@ -221,6 +223,9 @@
       }
       case "console_output":
         addConsole(`[${d.stream}] ${d.text}`);
+        break;
+      case "notice":
+        addConsole(`[${d.level}] ${d.text}`);
         break;
       case "run_finished":
         $("run").textContent += ` · finished${d.exit_code !== null && d.exit_code !== undefined ? ` (exit ${d.exit_code})` : ""}`;
