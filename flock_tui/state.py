@@ -359,12 +359,28 @@ class RunState:
 
     def _on_error(self, p: AgentError, when: datetime) -> None:
         agent = self._agent(p.agent_name)
+        if p.run_id is None:
+            self._on_agent_error(agent, p)
+            return
         run = self._run(agent, p.run_id, when)
         run.status = "error"
         run.ended = when
         run.error = f"{sanitize(p.error_type)}: {sanitize(p.error_message)}"
         run.error_detail = sanitize(p.traceback) if p.traceback else None
         self._touch(agent, run)
+
+    def _on_agent_error(self, agent: AgentModel, p: AgentError) -> None:
+        """An error of the agent, not of a run (its circuit breaker opened, a where-predicate
+        raised): a warning, and a status line under its latest run if it has one. No run
+        changes state and no run is made up for it."""
+        text = f"{sanitize(p.error_type)}: {sanitize(p.error_message)}"
+        self._warn(f"{agent.name}: {text}")
+        run = agent.latest
+        if run is not None:
+            run.parts.append(StatusLines(kind="agent_error", lines=[f"⚠ {text}"]))
+            self._touch(agent, run)
+        else:
+            self._touch(agent)
 
     def _on_console(self, stream: str, text: str) -> None:
         # One console_output event is one chunk of lines; a trailing newline is dropped.

@@ -159,3 +159,33 @@ def test_field_text_since_returns_unseen_text():
     assert text.text == full
     for pos in (0, 1, 5, len(full) - 3, len(full)):
         assert text.since(pos) == full[pos:]
+
+
+def test_an_error_of_the_agent_not_of_a_run_changes_no_run(events):
+    """A circuit breaker or a raising where-predicate has no run_id: it is a warning and
+    a status line, never relabels the agent's finished run, never invents a run."""
+    state = RunState()
+    state.apply(events.register("writer"))
+    state.apply(events.register("critic"))
+    state.apply(events.activate("writer", "r1"))
+    state.apply(events.token("writer", "r1", "body", "draft"))
+    state.apply(events(AgentCompleted(agent_name="writer", run_id="r1", duration_ms=5)))
+    breaker = AgentError(
+        agent_name="writer",
+        error_type="CircuitBreakerOpen",
+        error_message="writer reached 5 iterations",
+    )
+    predicate = AgentError(
+        agent_name="critic", error_type="ZeroDivisionError", error_message="in where="
+    )
+    state.apply(events(breaker))
+    state.apply(events(predicate))
+    writer, critic = state.agents["writer"], state.agents["critic"]
+    assert list(writer.runs) == ["r1"] and writer.runs["r1"].status == "done"
+    assert writer.badge == "done" and writer.runs["r1"].error is None
+    last = writer.runs["r1"].parts[-1]
+    assert isinstance(last, StatusLines)
+    assert last.lines == ["⚠ CircuitBreakerOpen: writer reached 5 iterations"]
+    assert critic.runs == {} and critic.badge == "idle"
+    assert state.warning_count == 2
+    assert state.warnings[-1] == "critic: ZeroDivisionError: in where="

@@ -210,14 +210,14 @@
       }
       case "agent_error": {
         const view = agentView(d.agent_name);
-        setState(view, "error");
         const text = `${d.error_type}: ${d.error_message}`;
         if (d.run_id) {
+          setState(view, "error");
           const run = runView(view, d.run_id);
           setRunState(run, "error");
           run.error.textContent = text;
         } else {
-          view.error.textContent = text;
+          view.error.textContent = text; // the agent's, not a run's (circuit breaker, where=)
         }
         break;
       }
