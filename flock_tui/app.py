@@ -304,7 +304,9 @@ class FlockApp(App[int]):
                 self.feed.add_entries(changes.feed)
             if changes.console or changes.warnings:
                 self.console_view.add(changes.console, changes.warnings)
-            self.status_bar.show(state)
+            status = self.status_bar
+            status.dashboard_url = getattr(self.source, "dashboard_url", None)  # --web sources
+            status.show(state)
             if changes.agents or changes.new_agents:
                 self._update_strip()
         return ended

@@ -48,6 +48,8 @@ keys (in the TUI):
   shift+tab or [     focus the previous agent pane
   z or enter         zoom the focused pane to full screen and back
   } / {              next / previous page of panes (when they do not all fit)
+  m                  the focused pane's finished fields as Markdown, and back
+                     (streaming text stays literal)
   f                  show / hide the feed of published artifacts
   c                  show / hide the console (the script's own stdout/stderr)
   ?                  help

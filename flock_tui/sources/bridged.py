@@ -37,7 +37,7 @@ class BridgedSource:
         self.callbacks = callbacks
         self.description = inner.description
         self.bridge: BridgeLike | None = None
-        self.url: str | None = None
+        self.dashboard_url: str | None = None
         self._closed = False
 
     @property
@@ -49,7 +49,7 @@ class BridgedSource:
         callbacks = list(self.callbacks)
         try:
             bridge = self.make_bridge()
-            self.url = await bridge.start()
+            self.dashboard_url = await bridge.start()
         except Exception as exc:  # noqa: BLE001 - the run goes on without the dashboard
             await queue.put(
                 SourceNotice("error", f"dashboard not started: {type(exc).__name__}: {exc}")
@@ -57,7 +57,7 @@ class BridgedSource:
         else:
             self.bridge = bridge
             callbacks.append(bridge.publish)
-            await queue.put(SourceNotice("info", f"dashboard: {self.url}"))
+            await queue.put(SourceNotice("info", f"dashboard: {self.dashboard_url}"))
         await TeeSource(self.inner, *callbacks).run(queue)
 
     async def stop(self) -> None:

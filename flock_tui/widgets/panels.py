@@ -67,6 +67,7 @@ class StatusBar(_Line):
     def __init__(self, title: str, *, id: str | None = None) -> None:  # noqa: A002
         super().__init__(id=id)
         self.title_text = title
+        self.dashboard_url: str | None = None  # with --web: where the browser view is
         self._shape: tuple[object, ...] = ()
         self._shown_at = float("-inf")
 
@@ -83,6 +84,7 @@ class StatusBar(_Line):
             state.artifact_count,
             state.warning_count,
             self.title_text,
+            self.dashboard_url,
         )
         now = time.monotonic() if now is None else now
         if shape == self._shape and now - self._shown_at < self.THROTTLE:
@@ -110,6 +112,8 @@ class StatusBar(_Line):
         text.append(f" · {fmt_seconds(state.elapsed)}")
         if state.warning_count:
             text.append(f" · ⚠ {state.warning_count} warning(s) (c)", style="bold yellow")
+        if self.dashboard_url:
+            text.append(f"  dashboard {one_line(self.dashboard_url, 120)}", style="bold cyan")
         text.append(f"  {one_line(self.title_text, 60)}", style="dim")
         self.set_text(text)
 

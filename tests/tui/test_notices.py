@@ -259,3 +259,25 @@ async def test_wrappers_pass_the_inner_sources_live_flag_through(tmp_path):
     app = FlockApp(BridgedSource(TeeSource(replay), lambda: Bridge(port=0)))
     assert app.live is False
     assert FlockApp(TeeSource(live)).live is True
+
+
+async def test_web_mode_shows_the_dashboard_address_in_the_status_bar(tmp_path):
+    """With --web the address (and its token) is on screen, not only in the console."""
+    record = tmp_path / "run.jsonl"
+    record.write_text(
+        "".join(
+            e.model_dump_json() + "\n"
+            for e in [notice(EventFactory(session_id="s"), "warning", "recorded")]
+        )
+    )
+    source = BridgedSource(TeeSource(ReplaySource(record)), lambda: Bridge(port=0, token="s3"))
+    app = FlockApp(source)
+    async with app.run_test(size=(160, 20)) as pilot:
+        async with asyncio.timeout(TIMEOUT):
+            while not app.state.source_ended:
+                await pilot.pause(0.05)
+        await pilot.pause()
+        status = str(app.status_bar.render())
+        assert source.dashboard_url is not None and source.dashboard_url.endswith("?token=s3")
+        assert f"dashboard {source.dashboard_url}" in status
+        await source.aclose("test over")
