@@ -11,9 +11,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
-from engine.errors import WherePredicateError
+from engine.errors import OutputValidationError, WherePredicateError, invalid_output
 from engine.registry import register_type, type_name
 
 if TYPE_CHECKING:
@@ -134,6 +134,23 @@ class Agent:
     @property
     def published_type_names(self) -> list[str]:
         return [type_name(t) for t in self.publishes]
+
+    def check_output(self, obj: object) -> BaseModel:
+        """An engine's output, checked again whatever engine made it: a pydantic model of a
+        type this agent publishes, valid against that type (`model_copy(update=...)` and
+        `model_construct` skip validation). Raises OutputValidationError."""
+        if not isinstance(obj, BaseModel):
+            raise TypeError(f"{self.name} produced {type(obj).__name__}, not a pydantic model")
+        model = type(obj)
+        if self.publishes and model not in self.publishes:
+            declared = ", ".join(self.published_type_names)
+            raise OutputValidationError(
+                f"{self.name} produced {model.__name__}, which it does not publish ({declared})"
+            )
+        try:
+            return model.model_validate(obj.model_dump(by_alias=True))
+        except ValidationError as exc:
+            raise invalid_output(self.name, model, exc) from None
 
     def match(self, artifact: Artifact) -> Match:
         """Offer an artifact to every subscription: the input groups now ready to run.

@@ -25,7 +25,7 @@ import annotated_types
 from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 
-from engine.errors import OutputValidationError, ToolError, one_line
+from engine.errors import ToolError, invalid_output, one_line
 from engine.registry import tool_name, type_name
 
 if TYPE_CHECKING:
@@ -153,11 +153,7 @@ def assemble(agent: Agent, plan: SignaturePlan, values: dict[str, Any]) -> list[
         try:
             results.append(model.model_validate(data))
         except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"]) or model.__name__
-            raise OutputValidationError(
-                f"{agent.name} produced an invalid {model.__name__}: {where}: {first['msg']}"
-            ) from None
+            raise invalid_output(agent.name, model, exc) from None
     return results
 
 

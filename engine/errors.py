@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class FlockError(Exception):
     """Base class for engine errors."""
@@ -31,3 +33,13 @@ def one_line(exc: BaseException, limit: int = 300) -> str:
     """A short, single-line description of an exception."""
     text = " ".join(str(exc).split()) or type(exc).__name__
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def invalid_output(agent_name: str, model: type, exc: Any) -> OutputValidationError:
+    """The error for an output that fails its type's validation (a pydantic
+    ValidationError `exc`): names the agent, the type, the first bad field and why."""
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or model.__name__
+    return OutputValidationError(
+        f"{agent_name} produced an invalid {model.__name__}: {where}: {first['msg']}"
+    )

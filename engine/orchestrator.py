@@ -361,8 +361,7 @@ class Flock:
         artifacts: list[Artifact] = []
         used: set[str] = set()
         for obj in outputs:
-            if not isinstance(obj, BaseModel):
-                raise TypeError(f"{agent.name} produced {type(obj).__name__}, not a pydantic model")
+            obj = agent.check_output(obj)
             name = type_name(type(obj))
             preset = run.artifact_ids.get(name)
             artifact_id = preset if preset and preset not in used else None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from engine import Flock, PublishError, RunContext, flock_type
 
@@ -204,6 +204,36 @@ async def test_raising_where_predicate_is_reported_and_others_go_on(flock, sink)
     (error,) = events(sink, "agent_error")
     assert error.agent_name == "picky" and error.error_type == "WherePredicateError"
     assert "ZeroDivisionError" in error.error_message and "\n" not in error.error_message
+
+
+@flock_type
+class Bounded(BaseModel):
+    n: int = Field(default=1, le=3)
+
+
+async def test_outputs_are_validated_whatever_engine_made_them(flock, sink) -> None:
+    """model_copy(update=...) skips validation, and an engine may return a type the agent
+    does not publish: both are agent errors, nothing is published, the others go on."""
+    flock.agent("sneaky").consumes(Ping).publishes(Bounded).with_engine(
+        FakeEngine(lambda r: [Bounded().model_copy(update={"n": 99})])
+    )
+    flock.agent("stray").consumes(Ping).publishes(Pong).with_engine(
+        FakeEngine(lambda r: [Joined(parts=["x"])])
+    )
+    flock.agent("fine").consumes(Ping).publishes(Bounded).with_engine(
+        FakeEngine(lambda r: [Bounded(n=2)])
+    )
+    await flock.publish(Ping())
+    await idle(flock)
+    errors = {e.agent_name: e for e in events(sink, "agent_error")}
+    assert errors["sneaky"].error_type == "OutputValidationError"
+    assert "sneaky produced an invalid Bounded: n: " in errors["sneaky"].error_message
+    assert errors["stray"].error_type == "OutputValidationError"
+    assert (
+        errors["stray"].error_message == "stray produced Joined, which it does not publish (Pong)"
+    )
+    assert [b.n for b in await flock.store.get_by_type(Bounded)] == [2]
+    assert await flock.store.get_by_type(Joined) == []
 
 
 async def test_correlation_id_flows_from_inputs_to_outputs(flock, sink) -> None:
