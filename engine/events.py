@@ -216,6 +216,8 @@ class ProtocolError(ValueError):
 # Lone surrogates (what Python makes of undecodable bytes in argv, file names or tool
 # output) cannot be written as UTF-8: one of them would kill a pipe writer or a WebSocket.
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+# The JSON escape of a surrogate: a line without one cannot decode to a lone surrogate.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 def encode(envelope: Envelope) -> str:
@@ -245,10 +247,16 @@ def decode(line: str | bytes) -> Envelope:
         raw = json.loads(line)
     except json.JSONDecodeError as exc:
         raise ProtocolError(f"not JSON: {exc.msg} at column {exc.colno}") from None
+    except RecursionError:
+        raise ProtocolError("not JSON this program reads: nested too deeply") from None
     if not isinstance(raw, dict):
         raise ProtocolError("not a JSON object")
+    if _SURROGATE_ESCAPE.search(line):  # "\ud800" alone decodes to a lone surrogate
+        raw = json.loads(_LONE_SURROGATE.sub("\ufffd", json.dumps(raw, ensure_ascii=False)))
     try:
         envelope = Envelope.model_validate(raw)
+    except RecursionError:
+        raise ProtocolError("bad envelope: nested too deeply") from None
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "envelope"
@@ -259,6 +267,8 @@ def decode(line: str | bytes) -> Envelope:
     if model is not None:
         try:
             model.model_validate(envelope.data)
+        except RecursionError:
+            raise ProtocolError(f"bad {envelope.event_type} data: nested too deeply") from None
         except ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"]) or "data"

@@ -132,3 +132,28 @@ def test_lone_surrogates_are_replaced_so_the_line_is_utf8() -> None:
     assert isinstance(payload, StreamingOutput)
     assert payload.content == "bad \ufffd byte, ok \u00e9 \U0001f600"
     assert decoded.data["agent_name"] == "a\ufffd"
+
+
+def test_decode_refuses_deep_nesting_with_a_protocol_error() -> None:
+    """One hostile line must be one counted bad line, not a RecursionError that kills the
+    reader of the pipe or the WebSocket."""
+    with pytest.raises(ProtocolError, match="nested too deeply"):
+        decode("[" * 100_000)
+    deep = "[" * 5_000 + "]" * 5_000
+    line = (
+        '{"v":1,"seq":1,"event_type":"message_published","timestamp":"2026-01-01T00:00:00Z",'
+        '"session_id":"s","data":{"artifact_id":"a","artifact_type":"T","produced_by":"p",'
+        f'"payload":{{"x":{deep}}}}}}}'
+    )
+    with pytest.raises(ProtocolError, match="nested too deeply"):
+        decode(line)
+
+
+def test_decode_replaces_lone_surrogates_and_keeps_real_pairs() -> None:
+    base = (
+        '{"v":1,"seq":1,"event_type":"streaming_output","timestamp":"2026-01-01T00:00:00Z",'
+        '"session_id":"s","data":{"agent_name":"a","run_id":"r","content":"%s"}}'
+    )
+    assert decode(base % "x\\ud800y").data["content"] == "x\ufffdy"
+    assert decode(base % "x\\uDC00").data["content"] == "x\ufffd"
+    assert decode(base % "\\ud83d\\ude00").data["content"] == "\U0001f600"
