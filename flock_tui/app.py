@@ -334,10 +334,24 @@ class FlockApp(App[int]):
     def _on_source_ended(self, ended: SourceEnded) -> None:
         self._source_applied.set()
         code = self.state.exit_code
+        if not self.panes:
+            self._ended_without_agents(code, self.state.finish_reason or ended.reason)
         self.post_message(self.RunEnded(code, self.state.finish_reason or ended.reason))
         if self.exit_on_finish and not self._quitting:
             self.call_after_refresh(self._finish)
         self.call_after_refresh(self.source_finished.set)
+
+    def _ended_without_agents(self, code: int | None, reason: str) -> None:
+        """No agent ever showed up: say so where the panes would be, and open the console
+        when the script said anything (its traceback, most likely)."""
+        said = bool(self.state.console or self.state.warnings)
+        text = f"The run ended before any agent started: {reason}"
+        text += f" (exit code {code})." if code is not None else "."
+        if said:
+            text += " The script's output is in the console below (c hides it)."
+        self.query_one("#waiting", Static).update(text)
+        if said and not self.console_visible:
+            self.action_toggle_console()
 
     def _finish(self) -> None:
         self._exit_with_code()
@@ -506,5 +520,7 @@ class FlockApp(App[int]):
         self._exit_with_code()
 
     def _exit_with_code(self) -> None:
-        code = self.state.exit_code if self.state.exit_code is not None else 0
-        self.exit(code, return_code=code)
+        """Leave with the run's exit code as the result (None when it is not known: the
+        launcher then asks the child process itself instead of claiming success)."""
+        code = self.state.exit_code
+        self.exit(code, return_code=code if code is not None else 0)

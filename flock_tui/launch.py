@@ -237,4 +237,6 @@ def run_tui_mode(launch: Launch, app_factory: Callable[..., Any] | None = None) 
         if isinstance(cause, BaseException):
             crash = cause
         raise AppCrashed(f"{type(crash).__name__}: {crash}")
-    return launch.exit_code(app.return_code)
+    # The app's result is the run's exit code, or None when the run never told it.
+    result = app.return_value
+    return launch.exit_code(result if isinstance(result, int) else None)

@@ -46,7 +46,12 @@ class _Run:
 
 
 def _short(ident: str | None) -> str:
-    return (ident or "-")[:8]
+    """The first 8 characters of an id from the child (sanitized: ids are its text too)."""
+    return sanitize(ident or "-")[:8]
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 class PlainRenderer:
@@ -230,9 +235,9 @@ class PlainRenderer:
         for run in self.runs.values():
             self._flush_run(run)
         code = "unknown" if item.exit_code is None else str(item.exit_code)
-        summary = f"{self.artifacts} artifact(s)"
+        summary = _count(self.artifacts, "artifact")
         if self.errors:
-            summary += f", {self.errors} agent error(s)"
+            summary += f", {_count(self.errors, 'agent error')}"
         self._line(f"[end] {one_line(item.reason, 300)} (exit code {code}); {summary}")
 
 

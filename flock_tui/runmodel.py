@@ -109,6 +109,7 @@ class RunModel:
     error: str | None = None
     error_detail: str | None = None
     version: int = 0
+    first_token: datetime | None = None
 
     @property
     def tokens(self) -> int:
@@ -119,8 +120,13 @@ class RunModel:
         return max(0.0, (end - self.started).total_seconds())
 
     def tokens_per_second(self, clock: datetime) -> float:
-        seconds = self.elapsed(clock)
-        return self.tokens / seconds if seconds > 0 else 0.0
+        """Tokens over the time since the first one: the wait for a concurrency slot or
+        for the LLM's first byte is not streaming time."""
+        if self.first_token is None or self.tokens < 2:
+            return 0.0
+        seconds = ((self.ended or clock) - self.first_token).total_seconds()
+        # n tokens span n - 1 gaps from the first one: exact for a steady stream
+        return (self.tokens - 1) / seconds if seconds > 0 else 0.0
 
     def field_text(self, name: str) -> str:
         part = self.fields.get(name)

@@ -289,14 +289,19 @@ class RunState:
         if p.output_type == "llm_token":
             name = p.field or "output"
             part = run.fields.get(name)
-            if part is None:
+            if part is None or _status_since(run, part):
+                # a new field, or the same field again after a tool step (ReAct thoughts):
+                # a new block below the status lines, so the transcript keeps event order
                 part = FieldText(name)
                 run.fields[name] = part
                 run.parts.append(part)
             part.append(text)
             if p.is_final:
                 part.final = True
-            run.token_chunks += 1
+            if text:  # an empty chunk only marks the field's end
+                if run.first_token is None:
+                    run.first_token = when
+                run.token_chunks += 1
             if text.strip():
                 agent.last_output = _last_line(agent.last_output, text)
         elif text:
@@ -403,3 +408,13 @@ def _metric_tokens(metrics: dict[str, Any]) -> int | None:
         if isinstance(value, int | float) and not isinstance(value, bool):
             return int(value)
     return None
+
+
+def _status_since(run: RunModel, part: FieldText) -> bool:
+    """Whether status lines (a tool call, its result) came after `part` in the run."""
+    for later in reversed(run.parts):
+        if later is part:
+            return False
+        if isinstance(later, StatusLines):
+            return True
+    return False

@@ -82,6 +82,7 @@ class AgentPane(LineView):
         self._seen_version = -1
         self._title_key: tuple[Any, ...] = ()
         self._subtitle_key: tuple[Any, ...] = ()
+        self._clock: datetime | None = None
         self._subtitle_at = 0.0
         self.markdown = False
         self.jump_scroll = False
@@ -211,6 +212,11 @@ class AgentPane(LineView):
         return render
 
     # ------------------------------------------------------------------ titles
+    def watch_follow(self, follow: bool) -> None:
+        """Say in the subtitle when follow-tail is paused (new text arrives below)."""
+        if self.is_mounted:
+            self.update_titles(self._clock, force=True)
+
     def update_titles(self, clock: datetime | None, *, force: bool = False) -> None:
         """Refresh the border title (badge) and subtitle (elapsed, tokens, tok/s).
 
@@ -218,6 +224,7 @@ class AgentPane(LineView):
         subtitle is updated when the pane repaints anyway (`force`) or at most every
         SUBTITLE_INTERVAL seconds.
         """
+        self._clock = clock
         agent = self.agent
         badge = agent.badge
         title_key = (agent.name, agent.model, badge, agent.iterations)
@@ -250,6 +257,9 @@ class AgentPane(LineView):
             subtitle = Text(
                 f"{fmt_seconds(elapsed)} · {fmt_tokens(run.tokens)} tok · {tps:.1f} tok/s"
             )
+        if not self.follow:
+            subtitle_key = (*subtitle_key, "paused")
+            subtitle.append("  ⏸ paused · end: follow", style="bold yellow")
         if subtitle_key != self._subtitle_key:
             self._subtitle_key = subtitle_key
             self.border_subtitle = subtitle

@@ -107,7 +107,8 @@ class StatusBar(_Line):
         else:
             text.append(" STARTING ", style="bold black on yellow")
         text.append(f" {state.running_agents}/{len(state.agents)} running", style="bold")
-        text.append(f" · {state.artifact_count} artifacts")
+        artifacts = state.artifact_count
+        text.append(f" · {artifacts} artifact{'' if artifacts == 1 else 's'}")
         text.append(f" · {fmt_tokens(state.tokens)} tok")
         text.append(f" · {fmt_seconds(state.elapsed)}")
         if state.warning_count:
@@ -184,7 +185,8 @@ class FeedView(LineView):
         assert isinstance(self._block, TextBlock)
         self._block.append(("\n" if self._count else "") + "\n".join(lines))
         self._count += len(entries)
-        self.border_title = f"blackboard · {self._count} artifact(s)"
+        plural = "" if self._count == 1 else "s"
+        self.border_title = f"blackboard · {self._count} artifact{plural}"
         self.update_layout()
 
 

@@ -72,6 +72,22 @@ def test_elapsed_and_rate_come_from_event_time(events):
     assert abs(state.elapsed - 0.1) < 1e-9
 
 
+def test_the_rate_counts_from_the_first_token_not_from_activation(events):
+    """A run that waited for a concurrency slot (or the LLM's first byte) streams no
+    slower for it: 10 tokens 10 ms apart are 100 tok/s, whatever came before."""
+    state = RunState()
+    state.apply(events.activate("w", "r"))
+    events.ms += 2_000  # queued for two seconds
+    for _ in range(10):
+        state.apply(events.token("w", "r", "f", "x "))
+    state.apply(events.token("w", "r", "f", ""))  # the field's end marker: not a token
+    run = state.agents["w"].runs["r"]
+    assert run.tokens == 10
+    assert run.elapsed(state.clock) > 2.0
+    # 9 gaps up to the end marker, 100 ms after the first token: 90 tok/s (not 10 / 2.1 s)
+    assert abs(run.tokens_per_second(state.clock) - 90.0) < 1e-6
+
+
 def test_status_lines_artifacts_errors_console_and_end(events):
     state = RunState()
     state.apply(events.activate("w", "r"))
@@ -189,3 +205,29 @@ def test_an_error_of_the_agent_not_of_a_run_changes_no_run(events):
     assert critic.runs == {} and critic.badge == "idle"
     assert state.warning_count == 2
     assert state.warnings[-1] == "critic: ZeroDivisionError: in where="
+
+
+def test_a_field_streamed_again_after_a_tool_step_starts_a_new_block(events):
+    """ReAct: thought, tool call, tool result, thought: shown in that order, the two
+    thoughts apart (not glued into the first block above the tool lines)."""
+    state = RunState()
+    state.apply(events.register("html_writer"))
+    state.apply(events.activate("html_writer", "r1"))
+    state.apply(events.token("html_writer", "r1", "next_thought", "I will call the tool."))
+    for line in ("⚙ calling write_html", "⚙ write_html returned ok"):
+        state.apply(
+            events(
+                StreamingOutput(
+                    agent_name="html_writer", run_id="r1", output_type="status", content=line
+                )
+            )
+        )
+    state.apply(events.token("html_writer", "r1", "next_thought", "I now have what I need."))
+    state.apply(events.token("html_writer", "r1", "next_thought", " Done."))
+    parts = state.agents["html_writer"].runs["r1"].parts
+    shown = [(p.name, p.text) if isinstance(p, FieldText) else ("status", p.lines) for p in parts]
+    assert shown == [
+        ("next_thought", "I will call the tool."),
+        ("status", ["⚙ calling write_html", "⚙ write_html returned ok"]),
+        ("next_thought", "I now have what I need. Done."),
+    ]

@@ -64,7 +64,7 @@ def test_fields_print_once_when_finished_not_per_token():
         "[writer #1] body: A ",
         "[writer #1] title: b",
         "[writer #1] done in 2.5 s, 4 tokens",
-        "[end] exited (exit code 0); 0 artifact(s)",
+        "[end] exited (exit code 0); 0 artifacts",
     ]
 
 
@@ -84,7 +84,7 @@ def test_concurrent_runs_and_iterations_do_not_mix():
     assert lines[:2] == ["[w #1] started on - (run a)", "[w #2] started on - (run b)"]
     assert "[w #2] body: two more" in lines and "[w #1] body: one more" in lines
     assert "[w #1] ERROR ValueError: bad output" in lines
-    assert lines[-1] == "[end] exited (exit code 0); 0 artifact(s), 1 agent error(s)"
+    assert lines[-1] == "[end] exited (exit code 0); 0 artifacts, 1 agent error"
 
 
 def test_artifacts_are_key_value_lines_and_streamed_text_is_not_repeated():
@@ -110,7 +110,7 @@ def test_artifacts_are_key_value_lines_and_streamed_text_is_not_repeated():
         "        - b",
         "    meta: k: 1",
         "    none: null",
-        "[end] exited (exit code 0); 1 artifact(s)",
+        "[end] exited (exit code 0); 1 artifact",
     ]
 
 
@@ -212,7 +212,7 @@ def test_a_crash_mid_stream_in_plain_mode_keeps_the_partial_text(tmp_path):
     lines = result.stdout.splitlines()
     assert "[stderr] RuntimeError: boom in the middle" in lines
     assert "[writer #1] body: half of a sentence" in lines
-    assert lines[-1] == "[end] crashed (exit code 1); 0 artifact(s)"
+    assert lines[-1] == "[end] crashed (exit code 1); 0 artifacts"
 
 
 def test_engine_notices_reach_the_pipe_and_the_record(tmp_path):
@@ -252,3 +252,18 @@ def test_engine_notices_reach_the_pipe_and_the_record(tmp_path):
     assert {"level": "warning", "text": "judge is still waiting for Right to join Left"} in (
         notices
     )
+
+
+def test_ids_from_the_child_are_sanitized_too():
+    lines = render(
+        AgentActivated(agent_name="writer", run_id="\x1b]0;PWN\x07r1", consumed_types=["Idea"]),
+        tok("text", run="\x1b]0;PWN\x07r1"),
+        MessagePublished(
+            artifact_id="\x1b[2J\x1b[H",
+            artifact_type="Note",
+            produced_by="writer",
+            payload={"k": 1},
+            correlation_id="\x1b[?1049h",
+        ),
+    )
+    assert lines and not any("\x1b" in line or "\x07" in line for line in lines)
