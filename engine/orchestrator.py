@@ -294,30 +294,32 @@ class Flock:
     async def _execute(
         self, agent: Agent, inputs: list[Artifact], iteration: int, *, publish: bool = True
     ) -> list[Artifact]:
-        async with self._semaphore(agent):
-            run = RunContext(
-                context=self.context,
-                agent=agent,
-                run_id=uuid.uuid4().hex,
+        # Announced at once, so a run waiting for a free slot (max_concurrency) is seen
+        # as queued; it counts as running from its first token.
+        run = RunContext(
+            context=self.context,
+            agent=agent,
+            run_id=uuid.uuid4().hex,
+            iteration=iteration,
+            correlation_id=inputs[0].correlation_id,
+            inputs=inputs,
+            artifact_ids={name: new_id() for name in agent.published_type_names},
+            emit_stream=self._emit_stream,
+        )
+        model = agent.model or self.model
+        self._bus.emit(
+            AgentActivated(
+                agent_name=agent.name,
+                run_id=run.run_id,
                 iteration=iteration,
-                correlation_id=inputs[0].correlation_id,
-                inputs=inputs,
-                artifact_ids={name: new_id() for name in agent.published_type_names},
-                emit_stream=self._emit_stream,
-            )
-            model = agent.model or self.model
-            self._bus.emit(
-                AgentActivated(
-                    agent_name=agent.name,
-                    run_id=run.run_id,
-                    iteration=iteration,
-                    consumed_types=[a.type for a in inputs],
-                    consumed_artifacts=[a.id for a in inputs],
-                    produced_types=agent.published_type_names,
-                    model=model,
-                ),
-                correlation_id=run.correlation_id,
-            )
+                consumed_types=[a.type for a in inputs],
+                consumed_artifacts=[a.id for a in inputs],
+                produced_types=agent.published_type_names,
+                model=model,
+            ),
+            correlation_id=run.correlation_id,
+        )
+        async with self._semaphore(agent):
             started = time.perf_counter()
             try:
                 outputs = await self._engine_for(agent).run(run)

@@ -141,7 +141,7 @@ async def test_no_self_trigger_by_default(flock) -> None:
 
 
 @pytest.mark.parametrize("limit", [None, 3])
-async def test_max_concurrency_caps_parallel_runs(flock, limit) -> None:
+async def test_max_concurrency_caps_parallel_runs(flock, sink, limit) -> None:
     release = asyncio.Event()
     started = 0
 
@@ -167,6 +167,8 @@ async def test_max_concurrency_caps_parallel_runs(flock, limit) -> None:
     for _ in range(50):  # give any extra run every chance to start
         await asyncio.sleep(0)
     assert engine.running == expected
+    # every run is announced at once: the ones waiting for a slot show as queued
+    assert len(events(sink, "agent_activated")) == 7
     release.set()
     await idle(flock)
     assert engine.peak == expected
