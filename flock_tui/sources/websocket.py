@@ -8,6 +8,12 @@ the server's history no longer reaches back that far, it says so and rebuilds wh
 can from the server's snapshot. It ends (SourceEnded) when the server announces the end
 of the run, closes normally, refuses the token, or when stop() is called.
 
+Attaching fails with exit code 1 (`ATTACH_FAILED`, not 2: the command line was fine,
+the server is what is missing, as with a script that fails) when the first connection
+cannot be made within `CONNECT_SECONDS`, when the server refuses the token, when a lost
+connection cannot be made again within `RECONNECT_SECONDS`, and when the user stops an
+attach that never connected. A run whose end was seen keeps that run's exit code.
+
 Envelopes are re-stamped with this source's own contiguous seq (the server's seq is kept
 for resuming): merged token frames and events dropped for a slow client would otherwise
 look like gaps to the app.
@@ -18,7 +24,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import time
+import os
+import re
+import socket
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -41,6 +49,39 @@ from engine.events import (
 from flock_tui.sources.base import SourceEnded, SourceItem, SourceNotice
 
 MAX_FRAME = 64 * 1024 * 1024  # a reset snapshot can be large
+CONNECT_SECONDS = 10.0  # the first connection: retried with backoff, then given up
+RECONNECT_SECONDS = 60.0  # after a lost connection: how long to keep trying to resume
+ATTACH_FAILED = 1  # the exit code of an attach that never showed the run's end
+
+# A lone surrogate ("\ud800" in JSON from some other writer) would be drawn as escape
+# text by a renderer: every string of a control frame gets U+FFFD instead. (Envelopes
+# are decoded by engine.events.decode, which does the same.)
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def scrub_surrogates(value: Any) -> Any:
+    """`value` (decoded JSON) with every lone surrogate in its strings made U+FFFD."""
+    if isinstance(value, str):
+        return _LONE_SURROGATE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {scrub_surrogates(k): scrub_surrogates(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [scrub_surrogates(v) for v in value]
+    return value
+
+
+def describe_failure(exc: BaseException) -> str:
+    """A short reason for a failed connection attempt ("Connection refused")."""
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        err = exc.os_error
+        if isinstance(err, socket.gaierror):
+            return f"cannot resolve {exc.host}: {err.strerror or err}"
+        if err.errno:
+            return os.strerror(err.errno)
+    if isinstance(exc, TimeoutError):
+        return "no answer (timed out)"
+    return str(exc) or type(exc).__name__
 
 
 def _strip_token(url: str) -> tuple[str, str | None]:
@@ -61,7 +102,8 @@ class WebSocketSource:
         url: str,
         token: str | None = None,
         *,
-        give_up_after: float = 60.0,
+        connect_timeout: float | None = None,
+        give_up_after: float | None = None,
         max_backoff: float = 5.0,
         heartbeat: float = 15.0,
     ) -> None:
@@ -69,7 +111,8 @@ class WebSocketSource:
             raise ValueError(f"not a WebSocket URL (expected ws://HOST:PORT/ws): {url}")
         self.url, url_token = _strip_token(url)
         self.token = token or url_token
-        self.give_up_after = give_up_after
+        self.connect_timeout = CONNECT_SECONDS if connect_timeout is None else connect_timeout
+        self.give_up_after = RECONNECT_SECONDS if give_up_after is None else give_up_after
         self.max_backoff = max_backoff
         self.heartbeat = heartbeat
         self.description = f"attach {self.url}"
@@ -92,7 +135,7 @@ class WebSocketSource:
                 ended = await self._run(session, queue)
         except Exception as exc:  # noqa: BLE001 - whatever happens, end cleanly
             queue.put_nowait(SourceNotice("error", f"attach failed: {type(exc).__name__}: {exc}"))
-            ended = SourceEnded(self._exit_code, f"attach failed: {exc}")
+            ended = SourceEnded(self._failed_code(), f"attach failed: {exc}")
         queue.put_nowait(ended or SourceEnded(self._exit_code, "detached"))
 
     async def stop(self) -> None:
@@ -111,31 +154,69 @@ class WebSocketSource:
             query.append(("bridge_id", self.bridge_id))
         return urlunsplit(parts._replace(query=urlencode(query)))
 
-    async def _run(
-        self, session: aiohttp.ClientSession, queue: asyncio.Queue[SourceItem]
-    ) -> SourceEnded:
-        backoff = 0.25
-        last_ok = time.monotonic()
-        failures = 0
-        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
-        while not self._stopped.is_set():
-            try:
-                ws = await session.ws_connect(
+    def _failed_code(self) -> int:
+        """The exit code when attaching fails: the run's own if its end was seen."""
+        return ATTACH_FAILED if self._exit_code is None else self._exit_code
+
+    async def _connect(
+        self, session: aiohttp.ClientSession, headers: dict[str, str], timeout: float
+    ) -> aiohttp.ClientWebSocketResponse | None:
+        """One connection attempt of at most `timeout` seconds; None when stopped meanwhile."""
+        connect = asyncio.ensure_future(
+            asyncio.wait_for(
+                session.ws_connect(
                     self._connect_url(),
                     headers=headers,
                     heartbeat=self.heartbeat,
                     max_msg_size=MAX_FRAME,
                     timeout=aiohttp.ClientWSTimeout(ws_close=5.0),
-                )
+                ),
+                timeout,
+            )
+        )
+        stopped = asyncio.ensure_future(self._stopped.wait())
+        try:
+            await asyncio.wait({connect, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopped.cancel()
+            if not connect.done():
+                connect.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await connect
+        if connect.cancelled():
+            return None
+        ws = connect.result()  # raises what the attempt raised
+        if self._stopped.is_set():
+            await ws.close()
+            return None
+        return ws
+
+    async def _run(
+        self, session: aiohttp.ClientSession, queue: asyncio.Queue[SourceItem]
+    ) -> SourceEnded:
+        loop = asyncio.get_running_loop()
+        backoff = 0.25
+        # Until the first connection: give up after connect_timeout; after a lost one,
+        # after give_up_after. Each attempt is bounded by what is left.
+        deadline = loop.time() + self.connect_timeout
+        failures = 0
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        while not self._stopped.is_set():
+            try:
+                ws = await self._connect(session, headers, max(deadline - loop.time(), 0.1))
             except aiohttp.WSServerHandshakeError as exc:
                 if exc.status in (401, 403):
                     why = "wrong or missing token" if exc.status == 401 else "refused (origin/host)"
                     queue.put_nowait(SourceNotice("error", f"{self.url}: {exc.status} {why}"))
-                    return SourceEnded(None, f"server refused the connection ({exc.status})")
+                    return SourceEnded(
+                        self._failed_code(), f"server refused the connection ({exc.status})"
+                    )
                 problem = f"handshake failed ({exc.status} {exc.message})"
             except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-                problem = str(exc) or type(exc).__name__
+                problem = describe_failure(exc)
             else:
+                if ws is None:  # stopped while connecting
+                    break
                 self._ws = ws
                 self.connections += 1
                 failures = 0
@@ -145,25 +226,45 @@ class WebSocketSource:
                         SourceNotice("info", f"reconnected; resuming after seq {self.server_seq}")
                     )
                 ended = await self._read(ws, queue)
-                last_ok = time.monotonic()
                 if ended is not None:
                     return ended
                 if self._stopped.is_set():
                     break
+                deadline = loop.time() + self.give_up_after
                 code = ws.close_code
                 problem = f"connection lost (code {code})" if code else "connection lost"
             failures += 1
-            if time.monotonic() - last_ok > self.give_up_after:
-                queue.put_nowait(SourceNotice("error", f"{self.url}: {problem}; giving up"))
-                return SourceEnded(self._exit_code, f"cannot reach {self.url}: {problem}")
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return self._give_up(problem, failures, queue)
             if failures == 1 or failures % 10 == 0:
+                limit = self.give_up_after if self.connections else self.connect_timeout
                 queue.put_nowait(
-                    SourceNotice("warning", f"{self.url}: {problem}; retrying in {backoff:.1f}s")
+                    SourceNotice(
+                        "warning",
+                        f"{self.url}: {problem}; retrying in {min(backoff, remaining):.2g}s"
+                        f" (giving up after {limit:g}s)",
+                    )
                 )
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._stopped.wait(), backoff)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopped.wait(), min(backoff, remaining))
             backoff = min(backoff * 2, self.max_backoff)
+        if self.connections == 0:
+            return SourceEnded(ATTACH_FAILED, f"stopped before connecting to {self.url}")
         return SourceEnded(self._exit_code, "detached")
+
+    def _give_up(
+        self, problem: str, attempts: int, queue: asyncio.Queue[SourceItem]
+    ) -> SourceEnded:
+        """An error notice with the details, and the end (exit code 1 unless known)."""
+        if self.connections == 0:
+            reason = f"cannot connect to {self.url}: {problem}"
+            detail = f"{attempts} attempt(s) in {self.connect_timeout:g}s"
+        else:
+            reason = f"lost the connection to {self.url}: {problem}"
+            detail = f"no reconnect within {self.give_up_after:g}s"
+        queue.put_nowait(SourceNotice("error", f"{reason}; giving up ({detail})"))
+        return SourceEnded(self._failed_code(), reason)
 
     # -- reading -----------------------------------------------------------------------
     async def _read(
@@ -182,6 +283,8 @@ class WebSocketSource:
                 )
                 continue
             if isinstance(obj, dict) and isinstance(obj.get("type"), str):
+                if _SURROGATE_ESCAPE.search(msg.data):
+                    obj = scrub_surrogates(obj)
                 end_reason = self._control(obj, queue) or end_reason
                 continue
             try:

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
+import time
 
-from engine.events import Envelope, EventFactory
+from aiohttp import web
+
+from engine.events import Envelope, EventFactory, encode
 from flock_tui.bridge import Bridge
 from flock_tui.sources.base import EventSource, SourceEnded, SourceNotice
 from flock_tui.sources.websocket import WebSocketSource
@@ -154,16 +158,146 @@ async def test_wrong_token_ends_with_a_clear_reason():
         await bridge.close("test over")
 
 
-async def test_unreachable_server_gives_up_with_notices():
+def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    source = WebSocketSource(f"ws://127.0.0.1:{port}/ws", give_up_after=0.5, max_backoff=0.2)
+        return probe.getsockname()[1]
+
+
+async def test_unreachable_server_gives_up_with_notices():
+    source = WebSocketSource(f"ws://127.0.0.1:{free_port()}/ws", connect_timeout=0.5)
     queue: asyncio.Queue = asyncio.Queue()
+    started = time.monotonic()
     await asyncio.wait_for(source.run(queue), TIMEOUT)
+    assert time.monotonic() - started < 3
     items = [queue.get_nowait() for _ in range(queue.qsize())]
-    assert isinstance(items[0], SourceNotice) and "retrying" in items[0].text
-    assert isinstance(items[-1], SourceEnded) and "cannot reach" in items[-1].reason
+    assert isinstance(items[0], SourceNotice) and "Connection refused; retrying" in items[0].text
+    assert isinstance(items[-2], SourceNotice) and items[-2].level == "error"
+    assert "giving up" in items[-2].text
+    ended = items[-1]
+    assert isinstance(ended, SourceEnded) and ended.exit_code == 1
+    assert ended.reason.startswith("cannot connect to ws://127.0.0.1:")
+    assert source.connections == 0
+
+
+def test_the_first_connection_is_given_up_within_ten_seconds():
+    source = WebSocketSource("ws://127.0.0.1:1/ws")
+    assert 0 < source.connect_timeout <= 10
+    assert 0 < source.give_up_after <= 60
+
+
+async def test_a_server_that_never_answers_the_handshake_is_given_up():
+    with socket.socket() as silent:  # accepts TCP connections (backlog), never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        port = silent.getsockname()[1]
+        source = WebSocketSource(f"ws://127.0.0.1:{port}/ws", connect_timeout=0.5)
+        queue: asyncio.Queue = asyncio.Queue()
+        await asyncio.wait_for(source.run(queue), 5)
+    items = [queue.get_nowait() for _ in range(queue.qsize())]
+    assert isinstance(items[-1], SourceEnded) and items[-1].exit_code == 1
+    assert "timed out" in items[-1].reason
+
+
+async def test_stopping_an_attach_that_never_connected_is_a_failure():
+    source = WebSocketSource(f"ws://127.0.0.1:{free_port()}/ws", connect_timeout=60)
+    queue: asyncio.Queue = asyncio.Queue()
+    task = asyncio.create_task(source.run(queue))
+    await next_item(queue, SourceNotice)  # the first refusal: now retrying
+    await source.stop()
+    await asyncio.wait_for(task, 2)
+    ended = [queue.get_nowait() for _ in range(queue.qsize())][-1]
+    assert isinstance(ended, SourceEnded) and ended.exit_code == 1
+    assert ended.reason.startswith("stopped before connecting")
+
+
+async def test_stop_interrupts_a_connection_attempt():
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        source = WebSocketSource(f"ws://127.0.0.1:{silent.getsockname()[1]}/ws")
+        queue: asyncio.Queue = asyncio.Queue()
+        task = asyncio.create_task(source.run(queue))
+        await asyncio.sleep(0.3)  # inside the (silent) handshake
+        await source.stop()
+        await asyncio.wait_for(task, 2)
+    ended = queue.get_nowait()
+    assert isinstance(ended, SourceEnded) and ended.exit_code == 1
+
+
+async def serve(handler) -> tuple[web.AppRunner, str]:
+    app = web.Application()
+    app.router.add_get("/ws", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    return runner, f"ws://127.0.0.1:{port}/ws"
+
+
+async def test_a_lost_connection_that_never_comes_back_is_given_up(factory: EventFactory):
+    async def once(request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        await ws.send_str(encode(token(factory, "a", "hello")))
+        await ws.close(code=1012, message=b"restarting")
+        return ws
+
+    runner, url = await serve(once)
+    source = WebSocketSource(url, give_up_after=0.5)
+    queue: asyncio.Queue = asyncio.Queue()
+    task = asyncio.create_task(source.run(queue))
+    try:
+        (hello,) = await envelopes_until(queue, 1)
+        assert hello.data["content"] == "hello"
+        await runner.cleanup()  # the server is gone for good: reconnects are refused
+        ended = await next_item(queue, SourceEnded)
+        assert ended.exit_code == 1
+        assert ended.reason.startswith(f"lost the connection to {url}")
+        assert source.connections == 1
+        await asyncio.wait_for(task, TIMEOUT)
+    finally:
+        task.cancel()
+        await runner.cleanup()
+
+
+async def test_lone_surrogates_in_control_frames_become_replacement_characters():
+    snapshot = (
+        '{"type":"reset","seq":3,"snapshot":{"session_id":"s","agents":[{"name":"a\\ud800",'
+        '"recent":[{"run_id":"r","fields":{"f\\udfff":"x\\ud800\\udbff\\udfffy"},'
+        '"state":"error","error":"Boom: bad \\udc80"}]}]}}'
+    )
+
+    async def handler(request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        await ws.send_str(snapshot)
+        await ws.send_str('{"type":"error","message":"odd \\ud800 frame"}')
+        await ws.send_str('{"type":"end","reason":"done \\udfff"}')
+        await ws.close()
+        return ws
+
+    runner, url = await serve(handler)
+    try:
+        source = WebSocketSource(url)
+        queue: asyncio.Queue = asyncio.Queue()
+        await asyncio.wait_for(source.run(queue), TIMEOUT)
+    finally:
+        await runner.cleanup()
+    items = [queue.get_nowait() for _ in range(queue.qsize())]
+    texts = [json.dumps(i.data, ensure_ascii=False) for i in items if isinstance(i, Envelope)]
+    texts += [i.text for i in items if isinstance(i, SourceNotice)]
+    texts.append(items[-1].reason)
+    for text in texts:
+        assert not any("\ud800" <= ch <= "\udfff" for ch in text), repr(text)
+        text.encode("utf-8")
+    streamed = [i for i in items if isinstance(i, Envelope) and i.event_type == "streaming_output"]
+    assert streamed[0].data["agent_name"] == "a\ufffd"
+    assert streamed[0].data["field"] == "f\ufffd"
+    assert streamed[0].data["content"] == "x\ufffd\U0010ffffy"  # a real pair stays
+    assert "server: odd \ufffd frame" in texts
+    assert items[-1].reason == "done \ufffd"
 
 
 async def test_reset_snapshot_keeps_concurrent_runs_of_one_agent_apart(factory: EventFactory):
