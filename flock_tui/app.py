@@ -22,6 +22,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
+from textual.widget import Widget
 from textual.widgets import Footer, Static
 
 from engine.events import Envelope
@@ -388,12 +389,20 @@ class FlockApp(App[int]):
         pane.focus(scroll_visible=False)
 
     def _move_focus(self, step: int) -> None:
-        panes = self._pane_list()
-        if not panes:
+        """Tab order: the agent panes, then the console when it is shown (so its lines
+        scroll with the keys too)."""
+        targets: list[Widget] = list(self._pane_list())
+        if self.console_visible:
+            targets.append(self.console_view)
+        if not targets:
             return
-        current = self.focused_pane()
-        index = panes.index(current) if current in panes else (-1 if step > 0 else 0)
-        self._focus_pane(panes[(index + step) % len(panes)])
+        current = self.focused
+        index = targets.index(current) if current in targets else (-1 if step > 0 else 0)
+        target = targets[(index + step) % len(targets)]
+        if isinstance(target, AgentPane):
+            self._focus_pane(target)
+        else:
+            target.focus(scroll_visible=False)
 
     def action_next_pane(self) -> None:
         self._move_focus(1)

@@ -44,7 +44,7 @@ printed on stdout instead of the TUI; the script still runs and --record still r
 
 EPILOG = """\
 keys (in the TUI):
-  tab or ]           focus the next agent pane
+  tab or ]           focus the next agent pane (and the console when shown)
   shift+tab or [     focus the previous agent pane
   z or enter         zoom the focused pane to full screen and back
   } / {              next / previous page of panes (when they do not all fit)

@@ -593,3 +593,28 @@ async def test_a_run_that_ends_before_any_agent_says_so_and_opens_the_console(tu
         assert "ended before any agent started: crashed (exit code 1)" in waiting
         assert app.console_visible
         assert any("ImportError" in line for line in app.console_view.plain_lines())
+
+
+async def test_tab_reaches_the_console_when_it_is_shown_and_its_keys_scroll_it(tui, events):
+    lines = [events(ConsoleOutput(stream="stdout", text=f"print {i}\n")) for i in range(300)]
+    source = tui.ListSource([events.register("a"), events.register("b"), *lines])
+    app = FlockApp(source)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await tui.wait_for_events(app, 302)
+        await pilot.pause()
+        order = []
+        for _ in range(3):
+            await pilot.press("tab")
+            order.append(app.focused)
+        assert order == [app.panes["b"], app.panes["a"], app.panes["b"]]  # console hidden
+        await pilot.press("c")
+        await pilot.pause()
+        await pilot.press("tab")
+        assert app.focused is app.console_view
+        console = app.console_view
+        bottom = console.top
+        await pilot.press("pageup")
+        await pilot.pause()
+        assert console.top < bottom and not console.follow
+        await pilot.press("tab")
+        assert app.focused is app.panes["a"]
