@@ -227,6 +227,7 @@ class ChildProcessSource:
             raise
         finally:
             pipe_transport.close()
+            self._group.close()  # stdout/stderr: a grandchild may still hold them open
         await self._finish(returncode)
 
     async def _finish(self, returncode: int) -> None:

@@ -121,6 +121,7 @@ class ProcessGroup:
     def __init__(self, grace_seconds: float = GRACE_SECONDS) -> None:
         self.grace_seconds = grace_seconds
         self.process: asyncio.subprocess.Process | None = None
+        self._transport: asyncio.SubprocessTransport | None = None
         self.exited = asyncio.Event()
         self._hurry = asyncio.Event()
         self._stop_task: asyncio.Future[None] | None = None
@@ -145,9 +146,22 @@ class ProcessGroup:
             start_new_session=True,
             env=env,
         )
+        self._transport = transport
         self.process = asyncio.subprocess.Process(transport, protocol, loop)
         self.exited = protocol.exited
         return self.process
+
+    def close(self) -> None:
+        """Close the transport of the process and of its stdout/stderr pipes.
+
+        Once the readers are done with them. A pipe that a grandchild (one that left the
+        group with setsid) still holds open would otherwise stay registered with the
+        event loop, and the transport's ``__del__`` would try to close it after the loop
+        is closed ("Exception ignored ... Event loop is closed"). The returncode stays.
+        """
+        transport, self._transport = self._transport, None
+        if transport is not None:
+            transport.close()
 
     async def wait(self) -> int:
         """The return code, as soon as the process has exited (pipes may still be open)."""

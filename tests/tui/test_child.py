@@ -301,3 +301,23 @@ async def test_stop_again_while_stopping_skips_the_grace_period(tmp_path):
     while not queue.empty():
         items.append(queue.get_nowait())
     assert items[-1] == SourceEnded(137, "stopped by user (killed by SIGKILL)")
+
+
+async def test_lone_surrogate_escapes_on_the_pipe_arrive_as_replacement_characters(tmp_path):
+    # A writer that is not the engine may send "\ud800" (valid JSON, not encodable text):
+    # drawn raw it would be six literal characters; it must reach renderers as U+FFFD.
+    script = write_script(
+        tmp_path,
+        r"""
+        H = '{"v":1,"seq":%d,"event_type":"%s","timestamp":"2026-11-27T00:00:00.000Z",'
+        H += '"session_id":"s","data":%s}\n'
+        os.write(FD, (H % (1, "agent_activated", '{"agent_name":"a\\ud800","run_id":"r"}')).encode())
+        data = '{"agent_name":"a","run_id":"r","field":"f","content":"x\\ud800\\udbff\\udfffy"}'
+        os.write(FD, (H % (2, "streaming_output", data)).encode())
+        """,
+    )
+    items = await collect(ChildProcessSource(script, []))
+    events = {e.event_type: e for e in envelopes(items)}
+    assert events["agent_activated"].data["agent_name"] == "a\ufffd"
+    assert events["streaming_output"].data["content"] == "x\ufffd\U0010ffffy"
+    assert items[-1] == SourceEnded(0, "exited")

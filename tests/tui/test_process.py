@@ -217,3 +217,43 @@ async def test_source_reaps_what_the_script_left_when_it_exits(tmp_path, grandch
     pid = int((tmp_path / "grandchild.pid").read_text())
     grandchildren.append(pid)
     assert not alive(pid), "the run ended with the script's grandchild still running"
+
+
+def test_a_grandchild_in_its_own_session_holding_the_pipes_leaves_stderr_clean(
+    tmp_path, grandchildren
+):
+    # The grandchild leaves the script's group (setsid), so neither the reap nor the stop
+    # reaches it, and it keeps stdout, stderr and the event pipe open past the end of the
+    # run: the subprocess transport must be closed before the event loop is.
+    script = tmp_path / "setsid_grandchild.py"
+    script.write_text(
+        textwrap.dedent(
+            f"""
+            import os, sys, time
+            fd = int(os.environ["FLOCK_TUI_EVENT_FD"])
+            pid = os.fork()
+            if pid == 0:
+                os.setsid()
+                for _ in range(300):  # until flock-tui is gone (EPIPE), at most 60 s
+                    try:
+                        os.write(fd, b"\\n")
+                    except OSError:
+                        os._exit(0)
+                    time.sleep(0.2)
+                os._exit(0)
+            with open({str(tmp_path / "grandchild.pid")!r}, "w") as handle:
+                handle.write(str(pid))
+            print("parent exits", flush=True)
+            sys.exit(4)
+            """
+        )
+    )
+    proc = _flock_tui(script, tmp_path)
+    try:
+        out, err = proc.communicate(timeout=TIMEOUT)
+    finally:
+        proc.kill()
+    grandchildren.append(int((tmp_path / "grandchild.pid").read_text()))
+    assert proc.returncode == 4, err
+    assert "parent exits" in out
+    assert err == "", err  # before: "Exception ignored ... RuntimeError: Event loop is closed"
