@@ -29,6 +29,7 @@ from engine.events import Envelope
 from flock_tui.sources.base import EventSource, SourceEnded, SourceItem, SourceNotice
 from flock_tui.state import RunState
 from flock_tui.widgets.grid import PaneGrid
+from flock_tui.widgets.help import HelpScreen
 from flock_tui.widgets.pane import AgentPane
 from flock_tui.widgets.panels import AgentStrip, ConsoleView, FeedView, StatusBar
 
@@ -498,10 +499,8 @@ class FlockApp(App[int]):
             pane.set_markdown(not pane.markdown)
 
     def action_help(self) -> None:
-        if self.screen.query("HelpPanel"):
-            self.action_hide_help_panel()
-        else:
-            self.action_show_help_panel()
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
 
     # ------------------------------------------------------------------ quit
     def action_quit(self) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from flock_tui import __version__
+from flock_tui.keys import KEYS_HELP
 from flock_tui.launch import (
     AppCrashed,
     DashboardUnavailable,
@@ -42,25 +43,9 @@ Watch every agent of a Flock script stream at once: one live pane per agent.
 When stdout (or stderr) is not a terminal (a pipe, a file, CI), plain line output is
 printed on stdout instead of the TUI; the script still runs and --record still records."""
 
-EPILOG = """\
-keys (in the TUI):
-  tab or ]           focus the next agent pane (and the console when shown)
-  shift+tab or [     focus the previous agent pane
-  z or enter         zoom the focused pane to full screen and back
-  } / {              next / previous page of panes (when they do not all fit)
-  m                  the focused pane's finished fields as Markdown, and back
-                     (streaming text stays literal)
-  f                  show / hide the feed of published artifacts
-  c                  show / hide the console (the script's own stdout/stderr)
-  ?                  help
-  up / down, pgup / pgdn, home
-                     scroll the focused pane (or the mouse wheel); scrolling up
-                     pauses follow-tail
-  end                back to the tail: follow-tail resumes
-  q / ctrl+c         quit: the script's process group gets SIGINT, then SIGTERM
-                     after 3 s, then SIGKILL (q again: leave at once); flock-tui
-                     exits with the script's exit code
-  The footer shows the main keys.
+EPILOG = (
+    KEYS_HELP
+    + """\
 
 environment:
   DEFAULT_MODEL       the LLM the script's agents use (e.g. openai/gpt-4.1, with
@@ -88,6 +73,7 @@ examples:
   flock-tui --web examples/16_news_desk.py        # TUI + dashboard on 127.0.0.1:8344
   flock-tui attach ws://127.0.0.1:8344/ws
   flock-tui examples/03_blog_review.py | cat      # plain output"""
+)
 
 _VALUE_OPTIONS = {"--record", "--host", "--port", "--token", "--speed"}
 _COMMANDS = ("replay", "attach")

@@ -259,7 +259,7 @@ class AgentPane(LineView):
             )
         if not self.follow:
             subtitle_key = (*subtitle_key, "paused")
-            subtitle.append("  ⏸ paused · end: follow", style="bold yellow")
+            subtitle.append("  ‖ paused · end: follow", style="bold yellow")
         if subtitle_key != self._subtitle_key:
             self._subtitle_key = subtitle_key
             self.border_subtitle = subtitle

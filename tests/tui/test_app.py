@@ -14,6 +14,7 @@ from flock_tui.app import FlockApp
 from flock_tui.sources.base import SourceEnded, SourceNotice
 from flock_tui.sources.replay import ReplaySource
 from flock_tui.widgets import AgentStrip, plan_grid
+from flock_tui.widgets.help import HelpScreen
 
 
 async def test_one_pane_per_agent_with_pane_added_messages(tui):
@@ -276,16 +277,22 @@ async def test_replay_source_warns_about_bad_lines_and_goes_on(tui, tmp_path: Pa
         assert app.state.exit_code == 0 and app.state.agents["writer"].badge == "done"
 
 
-async def test_help_toggles_the_key_panel(tui, events):
+async def test_help_shows_keys_and_legend_and_closes(tui, events):
     app = FlockApp(tui.ListSource([events.register("w")]))
     async with app.run_test(size=(120, 30)) as pilot:
         await tui.wait_for_events(app, 1)
-        await pilot.press("question_mark")
-        await pilot.pause()
-        assert app.screen.query("HelpPanel")
-        await pilot.press("question_mark")
-        await pilot.pause()
-        assert not app.screen.query("HelpPanel")
+        for close in ("question_mark", "escape"):
+            await pilot.press("question_mark")
+            await pilot.pause()
+            assert isinstance(app.screen, HelpScreen)
+            text = str(app.screen.query_one(Static).render())
+            assert "zoom the focused pane" in text and "‖ paused" in text
+            assert "QUEUED (triggered, waiting" in text
+            await pilot.press(close)
+            await pilot.pause()
+            assert not isinstance(app.screen, HelpScreen)
+        await pilot.press("q")  # with help closed, q quits as usual
+        await tui.wait_for_exit(app)
 
 
 async def test_status_bar_shows_totals_and_the_exit_code(tui):
