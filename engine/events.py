@@ -233,6 +233,29 @@ def encode_line(envelope: Envelope) -> bytes:
     return (encode(envelope) + "\n").encode("utf-8")
 
 
+def parse_json(text: str) -> Any:
+    """JSON from another process, made safe to show: a lone surrogate (the escape
+    "\\ud800" without its pair) becomes U+FFFD, and nesting too deep for this program is
+    a ValueError like any other bad JSON (never a RecursionError)."""
+    try:
+        value = json.loads(text)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+    if _SURROGATE_ESCAPE.search(text):
+        value = _scrub_surrogates(value)
+    return value
+
+
+def _scrub_surrogates(value: Any) -> Any:
+    if isinstance(value, str):
+        return _LONE_SURROGATE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {_scrub_surrogates(k): _scrub_surrogates(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_scrub_surrogates(v) for v in value]
+    return value
+
+
 def decode(line: str | bytes) -> Envelope:
     """Parse one line (or WebSocket frame). Raises ProtocolError with a short reason."""
     if isinstance(line, bytes):
@@ -244,15 +267,13 @@ def decode(line: str | bytes) -> Envelope:
     if not line:
         raise ProtocolError("empty line")
     try:
-        raw = json.loads(line)
+        raw = parse_json(line)
     except json.JSONDecodeError as exc:
         raise ProtocolError(f"not JSON: {exc.msg} at column {exc.colno}") from None
-    except RecursionError:
-        raise ProtocolError("not JSON this program reads: nested too deeply") from None
+    except ValueError as exc:
+        raise ProtocolError(f"not JSON this program reads: {exc}") from None
     if not isinstance(raw, dict):
         raise ProtocolError("not a JSON object")
-    if _SURROGATE_ESCAPE.search(line):  # "\ud800" alone decodes to a lone surrogate
-        raw = json.loads(_LONE_SURROGATE.sub("\ufffd", json.dumps(raw, ensure_ascii=False)))
     try:
         envelope = Envelope.model_validate(raw)
     except RecursionError:

@@ -23,9 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
-import re
 import socket
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -44,6 +42,7 @@ from engine.events import (
     RunFinished,
     StreamingOutput,
     decode,
+    parse_json,
     utc_timestamp,
 )
 from flock_tui.sources.base import SourceEnded, SourceItem, SourceNotice
@@ -52,23 +51,6 @@ MAX_FRAME = 64 * 1024 * 1024  # a reset snapshot can be large
 CONNECT_SECONDS = 10.0  # the first connection: retried with backoff, then given up
 RECONNECT_SECONDS = 60.0  # after a lost connection: how long to keep trying to resume
 ATTACH_FAILED = 1  # the exit code of an attach that never showed the run's end
-
-# A lone surrogate ("\ud800" in JSON from some other writer) would be drawn as escape
-# text by a renderer: every string of a control frame gets U+FFFD instead. (Envelopes
-# are decoded by engine.events.decode, which does the same.)
-_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def scrub_surrogates(value: Any) -> Any:
-    """`value` (decoded JSON) with every lone surrogate in its strings made U+FFFD."""
-    if isinstance(value, str):
-        return _LONE_SURROGATE.sub("\ufffd", value)
-    if isinstance(value, dict):
-        return {scrub_surrogates(k): scrub_surrogates(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [scrub_surrogates(v) for v in value]
-    return value
 
 
 def describe_failure(exc: BaseException) -> str:
@@ -276,15 +258,13 @@ class WebSocketSource:
             if msg.type is not aiohttp.WSMsgType.TEXT:
                 continue
             try:
-                obj = json.loads(msg.data)
+                obj = parse_json(msg.data)  # lone surrogates made U+FFFD
             except ValueError:
                 queue.put_nowait(
                     SourceNotice("warning", "garbled frame from the server (not JSON)")
                 )
                 continue
             if isinstance(obj, dict) and isinstance(obj.get("type"), str):
-                if _SURROGATE_ESCAPE.search(msg.data):
-                    obj = scrub_surrogates(obj)
                 end_reason = self._control(obj, queue) or end_reason
                 continue
             try:

@@ -300,6 +300,29 @@ async def test_lone_surrogates_in_control_frames_become_replacement_characters()
     assert items[-1].reason == "done \ufffd"
 
 
+async def test_a_deeply_nested_frame_is_one_garbled_frame_not_the_end(factory: EventFactory):
+    async def handler(request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        await ws.send_str("[" * 100_000)
+        await ws.send_str(encode(token(factory, "a", "after")))
+        await ws.send_str('{"type":"end","reason":"done"}')
+        await ws.close()
+        return ws
+
+    runner, url = await serve(handler)
+    try:
+        source = WebSocketSource(url)
+        queue: asyncio.Queue = asyncio.Queue()
+        await asyncio.wait_for(source.run(queue), TIMEOUT)
+    finally:
+        await runner.cleanup()
+    items = [queue.get_nowait() for _ in range(queue.qsize())]
+    assert any(isinstance(i, SourceNotice) and "garbled frame" in i.text for i in items)
+    assert [i.data["content"] for i in items if isinstance(i, Envelope)] == ["after"]
+    assert items[-1].reason == "done"
+
+
 async def test_reset_snapshot_keeps_concurrent_runs_of_one_agent_apart(factory: EventFactory):
     from engine.events import AgentActivated, AgentRegistered, StreamingOutput
 
