@@ -262,6 +262,18 @@ async def test_a_lost_connection_that_never_comes_back_is_given_up(factory: Even
         await runner.cleanup()
 
 
+async def attach_to(handler) -> list:
+    """Everything a WebSocketSource puts on its queue, attached to `handler` until the end."""
+    runner, url = await serve(handler)
+    try:
+        source = WebSocketSource(url)
+        queue: asyncio.Queue = asyncio.Queue()
+        await asyncio.wait_for(source.run(queue), TIMEOUT)
+    finally:
+        await runner.cleanup()
+    return [queue.get_nowait() for _ in range(queue.qsize())]
+
+
 async def test_lone_surrogates_in_control_frames_become_replacement_characters():
     snapshot = (
         '{"type":"reset","seq":3,"snapshot":{"session_id":"s","agents":[{"name":"a\\ud800",'
@@ -278,14 +290,7 @@ async def test_lone_surrogates_in_control_frames_become_replacement_characters()
         await ws.close()
         return ws
 
-    runner, url = await serve(handler)
-    try:
-        source = WebSocketSource(url)
-        queue: asyncio.Queue = asyncio.Queue()
-        await asyncio.wait_for(source.run(queue), TIMEOUT)
-    finally:
-        await runner.cleanup()
-    items = [queue.get_nowait() for _ in range(queue.qsize())]
+    items = await attach_to(handler)
     texts = [json.dumps(i.data, ensure_ascii=False) for i in items if isinstance(i, Envelope)]
     texts += [i.text for i in items if isinstance(i, SourceNotice)]
     texts.append(items[-1].reason)
@@ -310,14 +315,7 @@ async def test_a_deeply_nested_frame_is_one_garbled_frame_not_the_end(factory: E
         await ws.close()
         return ws
 
-    runner, url = await serve(handler)
-    try:
-        source = WebSocketSource(url)
-        queue: asyncio.Queue = asyncio.Queue()
-        await asyncio.wait_for(source.run(queue), TIMEOUT)
-    finally:
-        await runner.cleanup()
-    items = [queue.get_nowait() for _ in range(queue.qsize())]
+    items = await attach_to(handler)
     assert any(isinstance(i, SourceNotice) and "garbled frame" in i.text for i in items)
     assert [i.data["content"] for i in items if isinstance(i, Envelope)] == ["after"]
     assert items[-1].reason == "done"
