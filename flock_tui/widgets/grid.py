@@ -125,8 +125,14 @@ class PaneGrid(Container):
             self.styles.grid_size_columns = 1
             self.styles.grid_size_rows = 1
         else:
-            self.styles.grid_size_columns = plan.columns
+            columns = plan.columns
             rows = plan.rows if plan.pages > 1 else math.ceil(len(self.panes) / plan.columns)
+            on_page = min(plan.per_page, len(self.panes) - self.page * plan.per_page)
+            if plan.pages > 1 and on_page < plan.per_page:
+                # the last page's few panes share the whole area, no empty rows below
+                last = plan_grid(on_page, width, height)
+                columns, rows = last.columns, math.ceil(on_page / last.columns)
+            self.styles.grid_size_columns = columns
             self.styles.grid_size_rows = max(1, rows)
         shown_panes = self.visible_panes()
         visible = set(map(id, shown_panes))

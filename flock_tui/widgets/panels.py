@@ -160,6 +160,7 @@ class FeedView(LineView):
     DEFAULT_CSS = """
     FeedView {
         width: 44;
+        max-width: 40%;  /* a narrow terminal keeps most of its width for the panes */
         height: 1fr;
         border: round $panel-lighten-2;
         border-title-align: left;
