@@ -171,6 +171,7 @@ class AgentPane(LineView):
         for view in self._runs.values():
             self._apply_markdown(view)
         self.relayout_view()
+        self.update_titles(self._clock, force=True)  # the title says "markdown"
 
     def _apply_markdown(self, view: _RunView) -> None:
         blocks = view.group.blocks
@@ -227,7 +228,7 @@ class AgentPane(LineView):
         self._clock = clock
         agent = self.agent
         badge = agent.badge
-        title_key = (agent.name, agent.model, badge, agent.iterations)
+        title_key = (agent.name, agent.model, badge, agent.iterations, self.markdown)
         now = time.monotonic()
         if not force and title_key == self._title_key:
             if now - self._subtitle_at < SUBTITLE_INTERVAL:
@@ -243,6 +244,8 @@ class AgentPane(LineView):
                 title.append(f" · {one_line(agent.model, 40)}", style="dim")
             if agent.iterations > 1:
                 title.append(f" · #{agent.iterations}", style="bold")
+            if self.markdown:
+                title.append(" · markdown", style="italic")
             self.border_title = title
             self.set_class(agent.active, "-active")
             self.set_class(badge == "error", "-error")

@@ -554,9 +554,11 @@ async def test_markdown_view_of_finished_fields_toggles_and_stays_safe(tui, even
         assert any(seg.style and seg.style.bold and "bold" in seg.text for seg in bold_line)
         assert all(not (seg.style and seg.style.link) for strip in lines for seg in strip)
         assert any("• one" in strip.text or "one" == strip.text.strip()[-3:] for strip in lines)
+        assert "markdown" in str(pane.border_title)
         await pilot.press("m")
         await pilot.pause()
         assert any("**bold**" in strip.text for strip in drawn())
+        assert "markdown" not in str(pane.border_title)
 
 
 async def test_a_one_megabyte_line_survives_zoom_and_back(tui, events):
