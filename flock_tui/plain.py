@@ -238,7 +238,9 @@ class PlainRenderer:
         summary = _count(self.artifacts, "artifact")
         if self.errors:
             summary += f", {_count(self.errors, 'agent error')}"
-        self._line(f"[end] {one_line(item.reason, 300)} (exit code {code}); {summary}")
+        reason = one_line(item.reason, 300)
+        said = f"code {code}" in reason  # "exited with code 3" needs no "(exit code 3)"
+        self._line(f"[end] {reason}{'' if said else f' (exit code {code})'}; {summary}")
 
 
 def _scalar(value: Any) -> str:

@@ -99,8 +99,9 @@ class StatusBar(_Line):
             else:
                 label = f" FINISHED · exit {code} "
                 style = "bold black on green" if code == 0 else "bold white on red"
-            if state.finish_reason and code not in (None, 0):
-                label = label.rstrip() + f" · {one_line(state.finish_reason, 40)} "
+            reason = state.finish_reason
+            if reason and code not in (None, 0) and reason != f"exited with code {code}":
+                label = label.rstrip() + f" · {one_line(reason, 40)} "
             text.append(label, style=style)
         elif state.child_state == "running":
             text.append(" RUNNING ", style="bold black on green")

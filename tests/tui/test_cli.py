@@ -124,7 +124,7 @@ def test_arguments_after_script_go_to_the_script_and_its_exit_code_is_ours(tmp_p
     result = flock_tui(str(script), *args, cwd=tmp_path)
     assert result.returncode == 5
     assert f"[stdout] {args!r}" in result.stdout.splitlines()
-    assert "[end] exited with code 5 (exit code 5)" in result.stdout
+    assert "[end] exited with code 5; 0 artifacts" in result.stdout
     assert not (tmp_path / "x.jsonl").exists()
 
 
@@ -185,7 +185,7 @@ def test_sigint_to_plain_flock_tui_stops_the_child_group(tmp_path):
             proc.wait()
     assert proc.returncode == 9, err
     assert "[stdout] child got SIGINT" in out
-    assert "[end] stopped by user (exited with code 9) (exit code 9)" in out
+    assert "[end] stopped by user (exited with code 9);" in out
 
 
 def test_parse_args_options_before_and_after_commands():
