@@ -2,12 +2,18 @@
 dashboard into this script's Flock.
 
 `Flock()` calls `attach(flock, fd)` when env FLOCK_TUI_CONTROL_FD is set. The fd is a
-Unix stream socket (see flock_tui/bridge/child.py for the other end). JSON lines:
+Unix stream socket (see flock_tui/bridge/child.py for the other end). JSON lines of
+at most MAX_LINE bytes (newline included) each way:
 
     in   {"id": 1, "artifact_type": "Idea", "content": {...}}
     out  {"type": "ready", "pid": 123}            once the Flock's event loop is known
-         {"type": "result", "id": 1, "ok": true, "artifact": {...}}
-         {"type": "result", "id": 1, "ok": false, "error": "one line"}
+         {"id": 1, "type": "result", "ok": true, "artifact": {"id": ..., "type": ...}}
+         {"id": 1, "type": "result", "ok": false, "error": "one line"}
+
+A result never carries the artifact's payload (it can be as long as the request): the
+artifact's other fields only, and an error is cut to MAX_ERROR characters. A request
+line that is too long or not JSON is answered with an error result when its leading
+"id" can be read, and skipped otherwise; it never stops the reader.
 
 A daemon thread reads the requests (so a Flock built outside any event loop works) and
 hands each one to `flock.publish_json` on the Flock's loop. The loop is learnt from the
@@ -20,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import socket
 import threading
 from typing import Any
@@ -27,6 +34,8 @@ from typing import Any
 from .events import Envelope
 
 MAX_LINE = 1024 * 1024
+MAX_ERROR = 500
+_ID_PREFIX = re.compile(rb'^\{\s*"id"\s*:\s*(\d+)')
 
 
 class ControlChannel:
@@ -58,6 +67,10 @@ class ControlChannel:
     # -- the socket --------------------------------------------------------------------
     def _write(self, message: dict[str, Any]) -> None:
         data = (json.dumps(message, default=str) + "\n").encode()
+        if len(data) > MAX_LINE and message.get("type") == "result":
+            # Never send the parent a line it must skip: answer with a short error.
+            short = {"id": message.get("id"), "type": "result", "ok": False}
+            data = (json.dumps({**short, "error": "the answer was too long"}) + "\n").encode()
         with self._write_lock:
             try:
                 self.sock.sendall(data)
@@ -67,19 +80,30 @@ class ControlChannel:
     def read_loop(self) -> None:
         try:
             with self.sock.makefile("rb") as stream:
-                for line in stream:
-                    if len(line) > MAX_LINE:
+                while line := stream.readline(MAX_LINE + 1):
+                    if len(line) <= MAX_LINE:
+                        self._handle(line)
                         continue
-                    self._handle(line)
+                    self._refuse(line, f"request over {MAX_LINE} bytes")
+                    while not line.endswith(b"\n") and (line := stream.readline(64 * 1024)):
+                        pass  # the rest of the over-long line
         except (OSError, ValueError):
             pass
+
+    def _refuse(self, line: bytes, reason: str) -> None:
+        """Answer a request that cannot be read, if its leading "id" can be."""
+        match = _ID_PREFIX.match(line[:64])
+        if match:
+            self._result(int(match.group(1)), error=f"{reason}: skipped")
 
     def _handle(self, line: bytes) -> None:
         try:
             request = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):
+            self._refuse(line, "request not JSON")
             return
         if not isinstance(request, dict):
+            self._refuse(line, "request not a JSON object")
             return
         request_id = request.get("id")
         artifact_type = request.get("artifact_type")
@@ -109,22 +133,23 @@ class ControlChannel:
         except BaseException as exc:  # noqa: BLE001 - report anything, never crash the thread
             self._result(request_id, error=f"{type(exc).__name__}: {exc}")
         else:
-            self._result(request_id, artifact=_to_json(artifact))
+            self._result(request_id, artifact=_summary(artifact))
 
     def _result(self, request_id: Any, *, artifact: Any = None, error: str | None = None) -> None:
-        message: dict[str, Any] = {"type": "result", "id": request_id, "ok": error is None}
+        message: dict[str, Any] = {"id": request_id, "type": "result", "ok": error is None}
         if error is None:
             message["artifact"] = artifact
         else:
-            message["error"] = error
+            message["error"] = error if len(error) <= MAX_ERROR else error[: MAX_ERROR - 1] + "…"
         self._write(message)
 
 
-def _to_json(value: Any) -> Any:
+def _summary(value: Any) -> dict[str, Any]:
+    """An artifact without its payload (a result line stays short)."""
     dump = getattr(value, "model_dump", None)
     if callable(dump):
-        return dump(mode="json")
-    return value if isinstance(value, dict) else {"value": str(value)}
+        return dump(mode="json", exclude={"payload"})
+    return {"value": str(value)[:MAX_ERROR]}
 
 
 def attach(flock: Any, fd: int) -> ControlChannel | None:

@@ -13,10 +13,62 @@ if TYPE_CHECKING:
 
 MAX_EVENTS_PAGE = 10_000
 PUBLISH_TIMEOUT = 30.0
+MAX_BODY = 1024 * 1024  # a request body (the app's client_max_size)
+MAX_DEPTH = 64  # arrays/objects nested deeper than this in client JSON are refused
 
 
 class PublishUnavailable(RuntimeError):
     """The publish handler cannot reach anything that publishes (answered with 503)."""
+
+
+class PublishRefused(Exception):
+    """The publish handler refuses a request it cannot pass on (answered with `status`)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def loads_client(text: str | bytes) -> Any:
+    """Parse JSON sent by a client; ValueError with a one-line reason when it cannot be.
+
+    Strict JSON only (no NaN/Infinity), and nothing nested deeper than MAX_DEPTH: a
+    deeply nested document would otherwise raise RecursionError here or further on
+    (validation, re-encoding for the child, every client's decoder).
+    """
+    try:
+        value = json.loads(text, parse_constant=_no_constant)
+    except RecursionError:
+        raise ValueError(f"nested too deeply (at most {MAX_DEPTH} levels)") from None
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"not UTF-8: {exc.reason}") from None
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    except ValueError as exc:  # NaN, Infinity
+        raise ValueError(f"not JSON: {exc}") from None
+    if _too_deep(value):
+        raise ValueError(f"nested too deeply (at most {MAX_DEPTH} levels)")
+    return value
+
+
+def _too_deep(value: Any) -> bool:
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > MAX_DEPTH:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
 
 
 def json_error(status: int, message: str) -> web.Response:
@@ -86,9 +138,13 @@ async def publish(request: web.Request) -> web.Response:
     if request.content_type != "application/json":
         return json_error(415, "send the artifact as JSON (Content-Type: application/json)")
     try:
-        body = await request.json()
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        return json_error(413, f"body too large: at most {MAX_BODY} bytes")
+    try:
+        body = loads_client(raw)
     except ValueError as exc:
-        return json_error(400, f"body is not valid JSON: {exc}")
+        return json_error(400, f"body: {exc}")
     if not isinstance(body, dict):
         return json_error(400, "body must be a JSON object {artifact_type, content}")
     artifact_type = body.get("artifact_type")
@@ -107,6 +163,8 @@ async def publish(request: web.Request) -> web.Response:
             result = await handler(artifact_type, content)
     except PublishUnavailable as exc:
         return json_error(503, str(exc))
+    except PublishRefused as exc:
+        return json_error(exc.status, str(exc))
     except TimeoutError:
         return json_error(504, f"publish timed out after {bridge.publish_timeout:g}s")
     except ValueError as exc:  # engine.PublishError is a ValueError

@@ -92,11 +92,14 @@ class Bridge:
         self._gone_merges = 0
         self._gone_drops = 0
         self.url: str | None = None
+        # More sections for /health, each a function returning JSON data (for example
+        # "control": the --web control channel's state and the problems it skipped).
+        self.health_extra: dict[str, Callable[[], Any]] = {}
         self._runner: web.AppRunner | None = None
 
     # -- the app -----------------------------------------------------------------------
     def make_app(self) -> web.Application:
-        app = web.Application(middlewares=[self._guard_middleware], client_max_size=1024 * 1024)
+        app = web.Application(middlewares=[self._guard_middleware], client_max_size=api.MAX_BODY)
         app["bridge"] = self
         r = app.router
         r.add_get("/ws", websocket_handler)
@@ -268,7 +271,7 @@ class Bridge:
             "closed_slow_clients": self.closed_slow_clients,
             "restamped": self.restamped,
             "per_client": [c.stats() for c in clients],
-        }
+        } | {name: section() for name, section in self.health_extra.items()}
 
     def forget(self, client: WSClient) -> None:
         """Drop a disconnected client, keeping its merge/drop counts in the totals."""

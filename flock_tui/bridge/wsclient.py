@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
+from .api import loads_client
 from .clients import ClientQueue
 
 if TYPE_CHECKING:
@@ -94,9 +95,9 @@ class WSClient:
         first = not self.go.is_set()
         self.go.set()
         try:
-            message = json.loads(text)
-        except ValueError:
-            self.bad("malformed message: not JSON")
+            message = loads_client(text)
+        except ValueError as exc:
+            self.bad(f"malformed message: {exc}")
             return
         if not isinstance(message, dict) or not isinstance(message.get("type"), str):
             self.bad('malformed message: expected a JSON object with a "type"')
@@ -245,7 +246,10 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
     try:
         async for msg in ws:
             if msg.type is WSMsgType.TEXT:
-                client.on_text(msg.data)
+                try:
+                    client.on_text(msg.data)
+                except Exception as exc:  # noqa: BLE001 - a client message never kills it
+                    client.bad(f"message not understood: {type(exc).__name__}")
             elif msg.type is WSMsgType.BINARY:
                 client.go.set()
                 client.bad("binary frames are not accepted; send JSON text")

@@ -160,3 +160,33 @@ async def test_publish_handler_crash_is_500_not_a_dead_server(aiohttp_client):
     assert response.status == 500
     assert "boom" in (await response.json())["error"]
     assert (await client.get("/health")).status == 200
+
+
+async def test_publish_refuses_deep_or_non_standard_json_with_a_400(aiohttp_client):
+    calls = []
+
+    async def handler(artifact_type: str, content: dict):
+        calls.append(content)
+        return {"id": "a1"}
+
+    client = await _client(aiohttp_client, Bridge(port=0, publish_handler=handler))
+    deep_content = '{"artifact_type": "Idea", "content": {"x": ' + "[" * 70 + "]" * 70 + "}}"
+    cases = [
+        ("[" * 100_000 + "]" * 100_000, "nested too deeply"),  # RecursionError in json
+        (deep_content, "nested too deeply"),  # parses, but nothing downstream should recurse
+        ('{"artifact_type": "Idea", "content": {"n": NaN}}', "NaN is not a JSON value"),
+    ]
+    for body, expected in cases:
+        response = await client.post(
+            "/api/control/publish", data=body, headers={"Content-Type": "application/json"}
+        )
+        assert response.status == 400, body[:60]
+        error = (await response.json())["error"]
+        assert expected in error and "\n" not in error
+    fine = '{"artifact_type": "Idea", "content": {"x": ' + "[" * 60 + "]" * 60 + "}}"
+    response = await client.post(
+        "/api/control/publish", data=fine, headers={"Content-Type": "application/json"}
+    )
+    assert response.status == 200
+    assert len(calls) == 1
+    assert (await client.get("/health")).status == 200

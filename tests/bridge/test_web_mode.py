@@ -59,7 +59,9 @@ async def test_web_mode_serves_the_child_and_publishes_into_it(monkeypatch):
                 json={"artifact_type": "Question", "content": {"question": "And cats?"}},
             ) as response:
                 assert response.status == 200, await response.text()
-                assert (await response.json())["artifact"]["payload"]["question"] == "And cats?"
+                artifact = (await response.json())["artifact"]
+                assert artifact["type"] == "Question" and artifact["id"]
+                assert "payload" not in artifact  # the child's answer never echoes it
             async with session.post(
                 url + "api/control/publish", json={"artifact_type": "Question", "content": {}}
             ) as response:
@@ -73,6 +75,11 @@ async def test_web_mode_serves_the_child_and_publishes_into_it(monkeypatch):
             printed = "".join(e.data["text"] for e in envelopes if e.event_type == "console_output")
             assert "dashboard served by flock-tui" in printed  # no second server in the child
             assert "findings: 6; reports: 2" in printed  # the published Question ran too
+            published = [e.data for e in envelopes if e.event_type == "message_published"]
+            assert {"id": artifact["id"], "question": "And cats?"} in [
+                {"id": d["artifact_id"], "question": d["payload"].get("question")}
+                for d in published
+            ]
 
             # The browser client saw the same run, in order, ending with run_finished.
             frames: list[dict] = []

@@ -188,6 +188,21 @@ async def test_bad_client_messages_get_an_error(aiohttp_client, factory, payload
     assert got[0]["data"]["content"] == "still alive"
 
 
+async def test_deeply_nested_message_is_answered_not_fatal(aiohttp_client, factory):
+    bridge = Bridge(port=0)
+    client = await aiohttp_client(bridge.make_app())
+    ws = await client.ws_connect("/ws?since=0")
+    await receive_json(ws)  # hello
+    await ws.send_str('{"a":' * 10_000 + "1" + "}" * 10_000)
+    error = await receive_json(ws)
+    assert error["type"] == "error" and "nested too deeply" in error["message"]
+    await ws.send_json({"type": "ping"})
+    assert (await receive_json(ws))["type"] == "pong"  # still connected
+    bridge.publish(token(factory, "a", "still alive"))
+    got, _ = await receive_events(ws, 1)
+    assert got[0]["data"]["content"] == "still alive"
+
+
 async def test_binary_and_flood_of_bad_messages_close_with_reason(aiohttp_client):
     bridge = Bridge(port=0)
     client = await aiohttp_client(bridge.make_app())
