@@ -7,7 +7,8 @@ is the only buffer that grows when a client reads slowly. Under pressure:
 - soft limit: an `llm_token` streaming_output frame is merged into the queue's LAST item
   when that item is a token frame of the same (agent_name, run_id, field) (contents
   concatenated, the later seq kept, `"merged": n` added to the envelope, n = how many
-  events it folds). Only the last item: a merge never moves text past another event,
+  events it folds, and `"merged_tokens": k`, k = how many of them carried text: empty
+  end-of-field markers are not tokens). Only the last item: a merge never moves text past another event,
   so whatever seq a client last received, every event up to that seq has reached it
   (resuming with `since=` that seq loses nothing and repeats nothing). Tokens of
   streams that interleave tightly therefore merge little, and a client that cannot
@@ -52,6 +53,7 @@ class _Pending:
     text: str | None = None
     parts: list[str] | None = None  # the contents folded into a merged token frame
     merged: int = 1
+    tokens: int = 0  # of a merged frame: the folded events that carried text
     final: bool = False
     size: int = 0
 
@@ -63,6 +65,7 @@ class _Pending:
             return self.frame.text
         raw = json.loads(self.frame.text)
         raw["merged"] = self.merged
+        raw["merged_tokens"] = self.tokens
         raw["data"]["content"] = "".join(self.parts)
         raw["data"]["is_final"] = self.final
         return json.dumps(raw, ensure_ascii=False, separators=(",", ":"))
@@ -163,7 +166,9 @@ class ClientQueue:
         assert item.frame is not None
         if item.parts is None:
             item.parts = [item.frame.content]
+            item.tokens = 1 if item.frame.content else 0
         item.parts.append(frame.content)
+        item.tokens += 1 if frame.content else 0
         item.seq = frame.seq  # the later seq, and the later frame's envelope fields
         item.frame = frame
         item.merged += 1

@@ -91,6 +91,16 @@ class AgentState:
         return data
 
 
+def reported_tokens(metrics: Any) -> int | None:
+    """The token count an agent_completed reports (the TUI shows the same one)."""
+    if isinstance(metrics, dict):
+        for key in ("tokens", "output_tokens", "completion_tokens", "total_tokens"):
+            value = metrics.get(key)
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                return int(value)
+    return None
+
+
 class RunState:
     """Folds envelopes into agents, runs, artifacts and the run's own status."""
 
@@ -129,6 +139,10 @@ class RunState:
                 run = agent.run(str(data["run_id"]))
                 run.state = "done"
                 run.duration_ms = data.get("duration_ms")
+                reported = reported_tokens(data.get("metrics"))
+                if reported is not None:  # the engine's own count wins, as in the TUI
+                    agent.tokens += reported - run.tokens
+                    run.tokens = reported
             elif kind == "agent_error":
                 agent = self.agent(str(data["agent_name"]))
                 agent.state = "error"
@@ -161,8 +175,9 @@ class RunState:
         if data.get("output_type", "llm_token") != "llm_token":
             return
         content = str(data.get("content") or "")
-        run.tokens += 1
-        agent.tokens += 1
+        if content:  # an empty chunk only marks the end of a field: not a token
+            run.tokens += 1
+            agent.tokens += 1
         run.append(str(data.get("field") or "output"), content)
 
     def snapshot(self) -> dict[str, Any]:

@@ -20,7 +20,10 @@ from engine.events import (
     AgentRegistered,
     EventFactory,
     MessagePublished,
+    RunFinished,
     RunNotice,
+    RunStarted,
+    StreamingOutput,
 )
 from flock_tui.bridge import Bridge
 
@@ -59,6 +62,17 @@ async def page() -> AsyncIterator:
             yield page
         finally:
             await browser.close()
+
+
+@pytest.fixture
+async def served() -> AsyncIterator[tuple[Bridge, str, EventFactory]]:
+    """A started Bridge on a free port, its URL and an event factory; closed afterwards."""
+    bridge = Bridge(port=0)
+    url = await bridge.start()
+    try:
+        yield bridge, url, EventFactory()
+    finally:
+        await bridge.close("test over")
 
 
 STREAM_LENGTHS = """() => Object.fromEntries(Array.from(document.querySelectorAll('.card')).map(
@@ -375,3 +389,124 @@ async def test_snapshot_keeps_concurrent_runs_apart(page):
         assert page.problems == []
     finally:
         await bridge.close("test over")
+
+
+async def test_page_counts_tokens_as_the_tui(page, served):
+    bridge, url, factory = served
+    tokens = ".card[data-agent=writer] .tokens"
+    await page.goto(url)
+    await page.wait_for_selector('#conn[data-state="live"]', timeout=WAIT * 1000)
+    bridge.publish(factory.make(AgentActivated(agent_name="writer", run_id="r1")))
+    for text in ("Hello", " world"):
+        bridge.publish(token(factory, "writer", text))
+    bridge.publish(  # the end-of-field marker: no text, not a token
+        factory.make(
+            StreamingOutput(
+                agent_name="writer", run_id="r1", field="text", content="", is_final=True
+            )
+        )
+    )
+    bridge.publish(token(factory, "writer", "Title", field="title"))
+    await wait_for_run_text(page, "r1", "Hello world")
+    await page.wait_for_function(
+        "() => document.querySelector('.card[data-agent=writer] [data-field=title]')"
+        "?.textContent === 'Title'",
+        timeout=WAIT * 1000,
+    )
+    assert await page.text_content(tokens) == "3 tok"
+    # The engine's own count replaces the counted one when the run completes (as the TUI)
+    metrics = {"tokens": 9, "chunks": 4}
+    bridge.publish(factory.make(AgentCompleted(agent_name="writer", run_id="r1", metrics=metrics)))
+    await page.wait_for_function(
+        f"() => document.querySelector('{tokens}').textContent === '9 tok'",
+        timeout=WAIT * 1000,
+    )
+    assert bridge.state.agents["writer"].summary()["tokens"] == 9
+    assert page.problems == []
+
+
+async def test_page_without_the_token_says_so_and_stops_retrying(page):
+    bridge = Bridge(port=0, token="tok-456")
+    url = await bridge.start()
+    try:
+        for query, expected in (("", "token required"), ("?token=wrong", "token rejected")):
+            await page.goto(url.split("?")[0] + query)
+            await page.wait_for_selector('#conn[data-state="error"]', timeout=WAIT * 1000)
+            text = await page.text_content("#conn")
+            assert text == f"{expected}: open the URL printed by flock-tui"
+            await asyncio.sleep(1.0)  # no retry loop: it stays put
+            assert await page.text_content("#conn") == text
+            assert await page.evaluate("window.__flockDashboard.refused()") == text
+        assert len(bridge.clients) == 0
+    finally:
+        await bridge.close("test over")
+
+
+RUN_ID = "2c0b4bbf9ce74de68c6c29a595d360d1"
+
+
+async def test_page_shows_the_finished_run_lists_and_short_ids(page, served):
+    bridge, url, factory = served
+    await page.set_viewport_size({"width": 420, "height": 900})
+    await page.goto(url)
+    await page.wait_for_selector('#conn[data-state="live"]', timeout=WAIT * 1000)
+    script = "examples/16_news_desk.py"
+    bridge.publish(factory.make(RunStarted(script=script, runtime_mode="cli", model="offline")))
+    bridge.publish(factory.make(AgentActivated(agent_name="writer", run_id=RUN_ID)))
+    bridge.publish(token(factory, "writer", "text", run_id=RUN_ID))
+    payload = {
+        "headline": "H",
+        "highlights": ["first <b>point</b>", "second point"],
+        "meta": {"author": "Ada", "scores": {"a": 1}},
+        "empty": [],
+    }
+    bridge.publish(
+        factory.make(
+            MessagePublished(
+                artifact_id="d1", artifact_type="Digest", produced_by="writer", payload=payload
+            )
+        )
+    )
+    bridge.publish(factory.make(AgentCompleted(agent_name="writer", run_id=RUN_ID)))
+    digest = await page.wait_for_selector('.artifact[data-type="Digest"]', timeout=WAIT * 1000)
+    texts = await digest.eval_on_selector_all(".payload", "ps => ps.map(p => p.textContent)")
+    assert texts == [
+        "H",
+        "• first <b>point</b>\n• second point",
+        'author: Ada\nscores: {"a":1}',
+        "(none)",
+    ]
+    assert await page.locator(".artifact b").count() == 0
+    run_id = page.locator(".card[data-agent=writer] .run-id")
+    assert await run_id.text_content() == f"run {RUN_ID[:8]}"
+    assert await run_id.get_attribute("title") == RUN_ID
+    # The script exits 0: the badge says the run finished, not "live" ...
+    bridge.publish(factory.make(RunFinished(exit_code=0, reason="exited")))
+    await page.wait_for_selector('#conn[data-state="finished"]', timeout=WAIT * 1000)
+    assert await page.text_content("#conn") == "run finished (exit 0)"
+    # ... and still after the TUI quits and closes the bridge ("stopped").
+    await bridge.close("stopped")
+    await page.wait_for_selector('#conn[data-state="ended"]', timeout=WAIT * 1000)
+    assert await page.text_content("#conn") == "run finished (exit 0)"
+    # At 420 px the title stays on one line, and so does the connection badge.
+    heights = await page.evaluate(
+        """() => ['h1', '#conn'].map(s => {
+            const e = document.querySelector(s);
+            return [e.getBoundingClientRect().height,
+                    parseFloat(getComputedStyle(e).lineHeight) || 20];
+        })"""
+    )
+    assert all(height < 1.6 * line for height, line in heights), heights
+    assert page.problems == []
+
+
+async def test_page_says_how_a_failed_run_ended(page, served):
+    bridge, url, factory = served
+    bridge.publish(factory.make(RunFinished(exit_code=1, reason="crashed")))
+    await page.goto(url)
+    await page.wait_for_selector('#conn[data-state="failed"]', timeout=WAIT * 1000)
+    assert await page.text_content("#conn") == "run crashed (exit 1)"
+    await bridge.close("run finished")
+    await page.wait_for_selector('#conn[data-state="ended"]', timeout=WAIT * 1000)
+    assert await page.get_attribute("#conn", "data-outcome") == "failed"
+    assert page.problems == []

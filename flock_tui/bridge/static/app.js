@@ -10,6 +10,8 @@
   let lastSeq = 0;
   let bridgeId = null;
   let ended = false;
+  let finished = null; // the run_finished event's data, once the run is over
+  let refused = null; // why the bridge refuses this page (no retry then)
   let backoff = 250;
   let socket = null;
   let artifactCount = 0;
@@ -73,7 +75,10 @@
     const error = el("div", "error-text");
     card.append(head, description, runs, error);
     $("agents").appendChild(card);
-    view = { card, badge, iteration, tokens, description, runsEl: runs, error, runs: new Map(), count: 0 };
+    view = {
+      card, badge, iteration, tokens, description, runsEl: runs, error, runs: new Map(), count: 0,
+      runTokens: new Map(), // run id -> tokens counted for it (bounded)
+    };
     agents.set(name, view);
     $("agent-count").textContent = `(${agents.size})`;
     return view;
@@ -86,6 +91,24 @@
     view.count = count;
     view.tokens.textContent = `${count} tok`;
   }
+  // Tokens are counted as the TUI counts them: chunks that carry text (an empty chunk only
+  // marks the end of a field), replaced by the engine's own count when a run completes.
+  const MAX_RUN_COUNTS = 200;
+  function addRunTokens(view, runId, n) {
+    const key = String(runId ?? "");
+    const before = view.runTokens.get(key);
+    view.runTokens.delete(key); // re-insert: the map's order is least recently used first
+    view.runTokens.set(key, (before || 0) + n);
+    while (view.runTokens.size > MAX_RUN_COUNTS) view.runTokens.delete(view.runTokens.keys().next().value);
+    if (n) setTokens(view, view.count + n);
+  }
+  function reportedTokens(metrics) {
+    if (!metrics || typeof metrics !== "object") return null;
+    for (const key of ["tokens", "output_tokens", "completion_tokens", "total_tokens"]) {
+      if (typeof metrics[key] === "number" && Number.isFinite(metrics[key])) return Math.trunc(metrics[key]);
+    }
+    return null;
+  }
   // Each run of an agent keeps its own text, keyed by (run_id, field): two runs at
   // once never mix, and a new run does not wipe an older one (the last MAX_RUNS stay).
   const MAX_RUNS = 5;
@@ -97,7 +120,9 @@
     block.dataset.run = key;
     const head = el("div", "run-head muted");
     const state = el("span", "run-state");
-    head.append(el("span", "run-id", key ? `run ${key}` : "run"), document.createTextNode(" "), state);
+    const id = el("span", "run-id", key ? `run ${key.slice(0, 8)}` : "run");
+    if (key) id.title = key; // the full id on hover
+    head.append(id, document.createTextNode(" "), state);
     const fieldsEl = el("div", "run-fields");
     const error = el("div", "error-text");
     block.append(head, fieldsEl, error);
@@ -141,13 +166,32 @@
     const payload = data.payload && typeof data.payload === "object" ? data.payload : { value: data.payload };
     for (const [key, value] of Object.entries(payload)) {
       item.append(el("div", "field-name", key));
-      item.append(el("pre", "payload", typeof value === "string" ? value : JSON.stringify(value, null, 1)));
+      item.append(el("pre", "payload", valueText(value)));
     }
     const feed = $("artifacts");
     feed.prepend(item);
     while (feed.childNodes.length > 300) feed.lastChild.remove();
     artifactCount += 1;
     $("artifact-count").textContent = `(${artifactCount})`;
+  }
+  // A value as readable text, like the TUI's tables: a list one item a line, an object
+  // as `key: value` lines, nested values as compact JSON. Shown with textContent only.
+  function compact(value) {
+    if (typeof value === "string") return value;
+    try {
+      return JSON.stringify(value) ?? String(value);
+    } catch (err) {
+      return String(value);
+    }
+  }
+  function valueText(value) {
+    if (typeof value === "string") return value;
+    if (Array.isArray(value)) return value.length ? value.map((v) => `• ${compact(v)}`).join("\n") : "(none)";
+    if (value && typeof value === "object") {
+      const entries = Object.entries(value);
+      return entries.length ? entries.map(([k, v]) => `${k}: ${compact(v)}`).join("\n") : "{}";
+    }
+    return compact(value);
   }
   const knownTypes = new Set();
   function learnTypes(types) {
@@ -181,6 +225,7 @@
       case "agent_activated": {
         const view = agentView(d.agent_name);
         setRunState(runView(view, d.run_id), "running");
+        addRunTokens(view, d.run_id, 0);
         setState(view, "running");
         view.iteration.textContent = d.iteration > 1 ? `run #${d.iteration}` : "";
         break;
@@ -191,7 +236,8 @@
         const type = d.output_type || "llm_token";
         if (type === "llm_token") {
           appendText(fieldPre(run, d.field), d.content || "");
-          setTokens(view, view.count + (env.merged || 1));
+          const n = typeof env.merged_tokens === "number" ? env.merged_tokens : d.content ? 1 : 0;
+          addRunTokens(view, d.run_id, n);
         } else {
           appendText(fieldPre(run, type), (d.content || "") + "\n");
         }
@@ -203,6 +249,9 @@
       case "agent_completed": {
         const view = agentView(d.agent_name);
         if (d.run_id) setRunState(runView(view, d.run_id), "done");
+        const reported = reportedTokens(d.metrics);
+        const counted = view.runTokens.get(String(d.run_id ?? ""));
+        if (reported !== null && counted !== undefined) addRunTokens(view, d.run_id, reported - counted);
         // another run of this agent may still stream: the card stays "running" until none does
         const streaming = [...view.runs.values()].some((r) => r.block.dataset.state === "running");
         setState(view, streaming ? "running" : "done");
@@ -229,6 +278,8 @@
         break;
       case "run_finished":
         $("run").textContent += ` · finished${d.exit_code !== null && d.exit_code !== undefined ? ` (exit ${d.exit_code})` : ""}`;
+        finished = d;
+        if (!ended) setConn(finishState(d), finishText(d));
         break;
       default:
         break; // unknown event types are allowed by the protocol
@@ -252,6 +303,7 @@
       const runs = Array.isArray(a.recent) ? a.recent : a.current ? [a.current] : [];
       for (const r of runs) { // oldest first: each new block goes on top
         const run = runView(view, r.run_id);
+        view.runTokens.set(String(r.run_id ?? ""), r.tokens || 0);
         setRunState(run, r.state || "");
         for (const [field, text] of Object.entries(r.fields || {})) appendText(fieldPre(run, field), text);
         if (r.error) run.error.textContent = r.error;
@@ -260,6 +312,8 @@
     for (const art of snap.artifacts || []) addArtifact(art);
     for (const line of snap.console || []) addConsole(`[${line.stream}] ${line.text}`);
     lastSeq = snap.seq || 0;
+    finished = snap.finished || null;
+    if (finished && !ended) setConn(finishState(finished), finishText(finished));
   }
 
   function onControl(msg) {
@@ -276,7 +330,8 @@
         break;
       case "end":
         ended = true;
-        setConn("ended", !msg.reason || msg.reason === "run ended" ? "run ended" : `ended: ${msg.reason}`);
+        finished = msg.finished || finished;
+        setConn("ended", endText(msg.reason));
         break;
       case "error":
         console.warn("bridge:", msg.message);
@@ -290,7 +345,44 @@
   function setConn(state, text) {
     const node = $("conn");
     node.dataset.state = state;
+    node.dataset.outcome = finished ? finishState(finished) : "";
     node.textContent = text || state;
+  }
+  // How the run ended, as the script's exit says (the bridge's close reason, "stopped"
+  // when the TUI quits after the run, says nothing about the run itself).
+  function finishState(f) {
+    return f.exit_code === 0 || f.exit_code === null || f.exit_code === undefined ? "finished" : "failed";
+  }
+  function finishText(f) {
+    const code = f.exit_code;
+    if (code === 0) return "run finished (exit 0)";
+    if (code === null || code === undefined) return f.reason ? `run finished: ${f.reason}` : "run finished";
+    const reason = f.reason || "failed";
+    return reason.includes(String(code)) ? `run ${reason}` : `run ${reason} (exit ${code})`;
+  }
+  function endText(reason) {
+    if (finished) return finishText(finished);
+    return !reason || reason === "run ended" ? "run ended" : `ended: ${reason}`;
+  }
+  // A socket that never opened: ask /health why. A 401 or 403 will not change by
+  // retrying, so the page says what is wrong and stops.
+  async function whyRefused() {
+    try {
+      const headers = token ? { Authorization: `Bearer ${token}` } : {};
+      const response = await fetch("/health", { headers, cache: "no-store" });
+      if (response.status === 401) {
+        return token
+          ? "token rejected: open the URL printed by flock-tui"
+          : "token required: open the URL printed by flock-tui";
+      }
+      if (response.status === 403) {
+        const body = await response.json().catch(() => ({}));
+        return `refused: ${body.error || "forbidden"}`;
+      }
+    } catch (err) {
+      // the server is away: keep retrying
+    }
+    return null;
   }
   function wsUrl() {
     const q = new URLSearchParams({ since: String(lastSeq) });
@@ -302,9 +394,12 @@
     setConn(lastSeq ? "reconnecting" : "connecting");
     const ws = new WebSocket(wsUrl());
     socket = ws;
+    let opened = false;
     ws.onopen = () => {
+      opened = true;
       backoff = 250;
-      setConn("live");
+      if (finished) setConn(finishState(finished), finishText(finished));
+      else setConn("live");
     };
     ws.onmessage = (event) => {
       let msg;
@@ -317,18 +412,23 @@
       if (msg && typeof msg.type === "string") onControl(msg);
       else if (msg && typeof msg === "object") applyEvent(msg);
     };
-    ws.onclose = (event) => {
+    ws.onclose = async (event) => {
       if (socket !== ws) return;
       if (ended || event.code === 1000) {
         ended = true;
-        if ($("conn").dataset.state !== "ended") {
-          setConn("ended", event.reason && event.reason !== "run ended" ? `ended: ${event.reason}` : "run ended");
-        }
+        if ($("conn").dataset.state !== "ended") setConn("ended", endText(event.reason));
         return;
       }
       const wait = Math.min(backoff, 10000);
       backoff = Math.min(backoff * 2, 10000);
       setConn("reconnecting", `reconnecting in ${(wait / 1000).toFixed(1)}s`);
+      if (!opened) {
+        refused = await whyRefused();
+        if (refused) {
+          setConn("error", refused);
+          return;
+        }
+      }
       setTimeout(connect, wait + Math.random() * 100);
     };
   }
@@ -360,7 +460,7 @@
     });
   }
 
-  window.__flockDashboard = { lastSeq: () => lastSeq, ended: () => ended };
+  window.__flockDashboard = { lastSeq: () => lastSeq, ended: () => ended, refused: () => refused };
   setupPublish();
   connect();
 })();
