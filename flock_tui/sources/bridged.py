@@ -8,11 +8,15 @@ the run has ended (the dashboard stays readable) until ``stop()`` or ``aclose()`
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from typing import Any, Protocol
 
 from flock_tui.sources.base import EventSource, SourceItem, SourceNotice
 from flock_tui.sources.tee import EnvelopeCallback, TeeSource
+
+FORWARD_SECONDS = 5.0
+"""How long stop() waits for the stopped run's last events to reach the bridge."""
 
 
 class BridgeLike(Protocol):
@@ -39,6 +43,7 @@ class BridgedSource:
         self.bridge: BridgeLike | None = None
         self.dashboard_url: str | None = None
         self._closed = False
+        self._forwarded = asyncio.Event()  # set when the last event has reached the bridge
 
     @property
     def live(self) -> bool:
@@ -58,10 +63,17 @@ class BridgedSource:
             self.bridge = bridge
             callbacks.append(bridge.publish)
             await queue.put(SourceNotice("info", f"dashboard: {self.dashboard_url}"))
-        await TeeSource(self.inner, *callbacks).run(queue)
+        try:
+            await TeeSource(self.inner, *callbacks).run(queue)
+        finally:
+            self._forwarded.set()
 
     async def stop(self) -> None:
+        """Stop the run; the browsers still get its last events (the exit code) before
+        the bridge closes, unless they take longer than FORWARD_SECONDS to arrive."""
         await self.inner.stop()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._forwarded.wait(), FORWARD_SECONDS)
         await self.aclose("stopped")
 
     async def aclose(self, reason: str = "run finished") -> None:

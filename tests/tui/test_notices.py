@@ -19,6 +19,7 @@ from engine.events import (
     LIFECYCLE_EVENTS,
     Envelope,
     EventFactory,
+    RunFinished,
     RunNotice,
     decode,
 )
@@ -26,7 +27,7 @@ from flock_tui.app import FlockApp
 from flock_tui.bridge import Bridge
 from flock_tui.plain import PlainRenderer
 from flock_tui.record import Recorder
-from flock_tui.sources.base import SourceNotice
+from flock_tui.sources.base import SourceEnded, SourceNotice
 from flock_tui.sources.bridged import BridgedSource
 from flock_tui.sources.child import ChildProcessSource
 from flock_tui.sources.replay import ReplaySource
@@ -281,3 +282,53 @@ async def test_web_mode_shows_the_dashboard_address_in_the_status_bar(tmp_path):
         assert source.dashboard_url is not None and source.dashboard_url.endswith("?token=s3")
         assert f"dashboard {source.dashboard_url}" in status
         await source.aclose("test over")
+
+
+async def test_stopping_a_web_run_lets_its_last_events_reach_the_browsers_first():
+    """q under --web: the run's run_finished (its exit code) reaches the bridge before the
+    bridge closes, so the page can say how the run ended."""
+    factory = EventFactory(session_id="s")
+    log: list[str] = []
+
+    class Stopping:
+        description = "stopping"
+        live = True
+
+        def __init__(self) -> None:
+            self.queue: asyncio.Queue | None = None
+            self.done = asyncio.Event()
+
+        async def run(self, queue: asyncio.Queue) -> None:
+            self.queue = queue
+            await self.done.wait()
+
+        async def stop(self) -> None:  # the child takes a moment to exit, then reports
+            async def report() -> None:
+                await asyncio.sleep(0.2)
+                assert self.queue is not None
+                self.queue.put_nowait(factory.make(RunFinished(exit_code=130)))
+                self.queue.put_nowait(SourceEnded(exit_code=130, reason="stopped by user"))
+                self.done.set()
+
+            asyncio.get_running_loop().create_task(report())
+
+    class FakeBridge:
+        async def start(self) -> str:
+            return "http://127.0.0.1:1/"
+
+        def publish(self, envelope: Envelope) -> None:
+            log.append(envelope.event_type)
+
+        async def close(self, reason: str) -> None:
+            log.append(f"closed: {reason}")
+
+    inner = Stopping()
+    source = BridgedSource(inner, FakeBridge)
+    queue: asyncio.Queue = asyncio.Queue()
+    task = asyncio.create_task(source.run(queue))
+    async with asyncio.timeout(TIMEOUT):
+        while inner.queue is None:
+            await asyncio.sleep(0.01)
+        await source.stop()
+        await task
+    assert log == ["run_finished", "closed: stopped"]
