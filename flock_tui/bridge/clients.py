@@ -4,20 +4,28 @@
 task per client (see server.py) takes items off it and awaits `send_str`, so this queue
 is the only buffer that grows when a client reads slowly. Under pressure:
 
-- soft limit: an `llm_token` streaming_output frame is merged into the queue's LAST item
-  when that item is a token frame of the same (agent_name, run_id, field) (contents
-  concatenated, the later seq kept, `"merged": n` added to the envelope, n = how many
-  events it folds, and `"merged_tokens": k`, k = how many of them carried text: empty
-  end-of-field markers are not tokens). Only the last item: a merge never moves text past another event,
-  so whatever seq a client last received, every event up to that seq has reached it
-  (resuming with `since=` that seq loses nothing and repeats nothing). Tokens of
-  streams that interleave tightly therefore merge little, and a client that cannot
-  keep up with them reaches the close limit sooner (it reconnects and resumes);
+- soft limit: an `llm_token` streaming_output frame of stream S = (agent_name, run_id,
+  field) is merged into the newest queued token item of S, wherever it sits in the
+  queue, as long as nothing queued after that item concerns the same agent and run (a
+  status line, a token of another field, a lifecycle event of that run, an agent-wide
+  event of that agent, or an event for every agent such as run_finished): text never
+  moves past an event of its own run, so each run's events stay in order. Streams that
+  interleave (eight agents at once) each merge into their own item, so the queue holds
+  about one item per stream instead of one per token. The merged frame keeps the
+  EARLIER item's envelope and seq (the seqs a client receives stay strictly increasing)
+  with the contents concatenated and, at the envelope level, `"merged": n` (how many
+  events it folds), `"merged_tokens": k` (how many of them carried text: empty
+  end-of-field markers are not tokens) and `"merged_seqs": [...]` (the later seqs it
+  absorbed, ascending). A client resumes with `since=` the last seq it received and
+  skips every seq it already got inside a merged frame (the page and WebSocketSource
+  keep those above their last seq), so a resume has no gap and no duplicate;
 - hard limit: other non-lifecycle frames (console output, status/log lines) are dropped
   and counted; lifecycle frames are never dropped;
 - close limit (or over the hard limit for longer than `max_lag` seconds): the client
   is too far behind and is closed with a reason (it can reconnect and resume).
 
+A merged item's size grows by its text and a few bytes per absorbed seq, so the byte
+limits bound it too; the per-stream index holds only items that are queued.
 Merges and drops are counted here and reported to the client in `stats` messages.
 """
 
@@ -46,27 +54,37 @@ class QueueLimits:
     max_lag: float = 30.0
 
 
+# What one absorbed seq adds to a merged frame's size (its digits and a comma, about).
+SEQ_COST = 8
+
+
 @dataclass(slots=True)
 class _Pending:
     seq: int | None
-    frame: Frame | None = None
+    frame: Frame | None = None  # a merged token item keeps its first (host) frame
     text: str | None = None
     parts: list[str] | None = None  # the contents folded into a merged token frame
-    merged: int = 1
-    tokens: int = 0  # of a merged frame: the folded events that carried text
+    seqs: list[int] | None = None  # their seqs, the host's first, ascending
     final: bool = False
     size: int = 0
+
+    @property
+    def last_seq(self) -> int | None:
+        return self.seqs[-1] if self.seqs else self.seq
 
     def render(self) -> str:
         if self.text is not None:
             return self.text
         assert self.frame is not None
-        if self.parts is None:
+        if self.parts is None or self.seqs is None:
             return self.frame.text
+        parts, seqs = self.parts, self.seqs
         raw = json.loads(self.frame.text)
-        raw["merged"] = self.merged
-        raw["merged_tokens"] = self.tokens
-        raw["data"]["content"] = "".join(self.parts)
+        raw["seq"] = seqs[0]
+        raw["merged"] = len(parts)
+        raw["merged_tokens"] = sum(1 for part in parts if part)
+        raw["merged_seqs"] = seqs[1:]
+        raw["data"]["content"] = "".join(parts)
         raw["data"]["is_final"] = self.final
         return json.dumps(raw, ensure_ascii=False, separators=(",", ":"))
 
@@ -81,9 +99,10 @@ class ClientStats:
 class ClientQueue:
     """The outgoing items of one client: first a replay from history, then live frames.
 
-    Live items sit in a deque; a token frame merges only into the
-    last one (see the module docstring), so the items leave in seq order and each one
-    a client receives completes everything before it.
+    Live items sit in a deque and leave in seq order (a merged item at the place and
+    seq of its first token). `_tails` maps each (agent, run) to its newest queued token
+    item while nothing of that run was queued after it: the item the run's next token
+    of the same field may merge into (see the module docstring).
     """
 
     def __init__(self, limits: QueueLimits | None = None, *, stats_interval: float = 1.0) -> None:
@@ -96,6 +115,7 @@ class ClientQueue:
         self.too_far_behind = False
         self._replay: deque[_Pending] = deque()
         self._pending: deque[_Pending] = deque()
+        self._tails: dict[tuple[str, str], _Pending] = {}
         self._bytes = 0
         self._behind_since: float | None = None
         self._stats_dirty = False
@@ -113,6 +133,11 @@ class ClientQueue:
         return self._bytes
 
     @property
+    def merging_streams(self) -> int:
+        """How many streams have a queued item their next token may merge into."""
+        return len(self._tails)
+
+    @property
     def replay_items(self) -> int:
         return len(self._replay)
 
@@ -124,6 +149,7 @@ class ClientQueue:
         """Replace everything queued with `preface` messages then `frames` (a resync)."""
         self._replay.clear()
         self._pending.clear()
+        self._tails.clear()
         self._bytes = 0
         self._behind_since = None
         for text in preface:
@@ -143,41 +169,61 @@ class ClientQueue:
         limits = self.limits
         key = frame.key
         if key is not None and self._over(limits.soft_items, limits.soft_bytes):
-            last = self._last_item()
-            if last is not None and last.frame is not None and last.frame.key == key:
-                self._merge(last, frame)
+            tail = self._tails.get((key[0], key[1]))
+            if tail is not None and tail.frame is not None and tail.frame.key == key:
+                self._merge(tail, frame)
                 self._check_behind()
                 return
         if key is None and frame.event_type not in LIFECYCLE_EVENTS:
             if self._over(limits.hard_items, limits.hard_bytes):
                 self.stats.drops += 1
                 self._stats_dirty = True
+                # Dropped here, but a resume may replay it: later tokens of its run
+                # still must not merge past it.
+                self._cut_tails(frame)
                 self._check_behind()
                 return
         item = _Pending(seq=frame.seq, frame=frame, size=frame.size, final=frame.is_final)
         self._push(item)
+        if key is not None:
+            # The run's newest token item (also ends merging into another field's item).
+            self._tails[(key[0], key[1])] = item
+        else:
+            self._cut_tails(frame)
         self._check_behind()
 
-    def _last_item(self) -> _Pending | None:
-        return self._pending[-1] if self._pending else None
+    def _cut_tails(self, frame: Frame) -> None:
+        """No token queued before `frame` may absorb a later token of the runs it concerns."""
+        tails = self._tails
+        if not tails:
+            return
+        if frame.barrier:
+            tails.clear()
+            return
+        scope = frame.scope
+        if scope is None:
+            return
+        agent, run = scope
+        if run is not None:
+            tails.pop((agent, run), None)
+        else:  # the agent as a whole (an error without a run, a registration)
+            for stream in [stream for stream in tails if stream[0] == agent]:
+                del tails[stream]
 
     def _merge(self, item: _Pending, frame: Frame) -> None:
-        """Fold `frame` into the queue's last item (same stream), in place."""
-        assert item.frame is not None
-        if item.parts is None:
+        """Fold `frame` into `item`, the queued head of its stream, in place."""
+        assert item.frame is not None and item.seq is not None
+        if item.parts is None or item.seqs is None:
             item.parts = [item.frame.content]
-            item.tokens = 1 if item.frame.content else 0
+            item.seqs = [item.seq]
         item.parts.append(frame.content)
-        item.tokens += 1 if frame.content else 0
-        item.seq = frame.seq  # the later seq, and the later frame's envelope fields
-        item.frame = frame
-        item.merged += 1
+        item.seqs.append(frame.seq)
         item.final = item.final or frame.is_final
-        item.size += len(frame.content)
-        self._bytes += len(frame.content)
+        grow = len(frame.content) + SEQ_COST
+        item.size += grow
+        self._bytes += grow
         self.stats.merges += 1
         self._stats_dirty = True
-        self._wake.set()
 
     def _push(self, item: _Pending) -> None:
         if not item.size:
@@ -238,15 +284,45 @@ class ClientQueue:
         while self._pending:
             item = self._pending.popleft()
             self._bytes -= item.size
+            frame = item.frame
+            if frame is not None and frame.key is not None:
+                stream = (frame.key[0], frame.key[1])
+                if self._tails.get(stream) is item:
+                    del self._tails[stream]
             if not self._over(self.limits.hard_items, self.limits.hard_bytes):
                 self._behind_since = None
             if item.seq is not None:
-                if item.seq <= self.skip_until:
+                last = item.last_seq
+                assert last is not None
+                if last <= self.skip_until:
                     continue
-                self.sent_seq = max(self.sent_seq, item.seq)
+                if item.seq <= self.skip_until:
+                    self._requeue_after(item, self.skip_until)
+                    continue
+                self.sent_seq = max(self.sent_seq, last)
                 self.stats.sent += 1
             return item.render()
         return None
+
+    def _requeue_after(self, item: _Pending, since: int) -> None:
+        """A merged item the client has in part (it resumed while live): queue the parts
+        with seq > `since` again, at the place of the first of them."""
+        assert item.parts is not None and item.seqs is not None
+        keep = next(i for i, seq in enumerate(item.seqs) if seq > since)
+        item.size -= sum(len(part) + SEQ_COST for part in item.parts[:keep])
+        item.parts, item.seqs = item.parts[keep:], item.seqs[keep:]
+        item.seq = item.seqs[0]
+        pending = self._pending
+        at = next(
+            (
+                i
+                for i, other in enumerate(pending)
+                if other.seq is not None and other.seq > item.seq
+            ),
+            len(pending),
+        )
+        pending.insert(at, item)
+        self._bytes += item.size
 
     async def next(self) -> str | None:
         """Wait for the next text to send; None once the client is closed or too slow."""

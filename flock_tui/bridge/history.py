@@ -15,6 +15,10 @@ from itertools import islice
 from engine.events import Envelope, encode
 
 MergeKey = tuple[str, str, str | None]
+# The agent (and run, None for the agent as a whole) an event concerns.
+Scope = tuple[str, str | None]
+# Events that concern no agent and never reorder against one (console lines, notices).
+_UNSCOPED = frozenset({"console_output", "notice"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,11 +35,16 @@ class Frame:
     key: MergeKey | None = None  # (agent_name, run_id, field) of an llm_token chunk
     content: str = ""
     is_final: bool = False
+    # What a queued token may not be merged across (see clients.py): the agent and run
+    # this event concerns, or `barrier` for an event that concerns every agent.
+    scope: Scope | None = None
+    barrier: bool = False
 
     @classmethod
     def of(cls, envelope: Envelope) -> Frame:
         key = merge_key(envelope)
         data = envelope.data
+        scope = event_scope(envelope)
         return cls(
             seq=envelope.seq,
             event_type=envelope.event_type,
@@ -43,6 +52,8 @@ class Frame:
             key=key,
             content=data.get("content", "") if key is not None else "",
             is_final=bool(data.get("is_final")) if key is not None else False,
+            scope=scope,
+            barrier=scope is None and envelope.event_type not in _UNSCOPED,
         )
 
     @property
@@ -64,6 +75,26 @@ def merge_key(envelope: Envelope) -> MergeKey | None:
         return None
     fld = data.get("field")
     return (agent, run, fld if isinstance(fld, str) else None)
+
+
+def event_scope(envelope: Envelope) -> Scope | None:
+    """The (agent, run) an event concerns; run None for the agent as a whole; None when
+    it names no agent (run_started, run_finished, console lines, unknown types)."""
+    data = envelope.data
+    agent = data.get("produced_by" if envelope.event_type == "message_published" else "agent_name")
+    if envelope.event_type == "agent_registered":
+        agent = data.get("name")
+    if not isinstance(agent, str):
+        return None
+    run = data.get("run_id")
+    return (agent, run if isinstance(run, str) else None)
+
+
+def without_merged_seqs(envelope: Envelope) -> Envelope:
+    """The envelope without the `merged_seqs` a bridge adds to a merged token frame."""
+    raw = envelope.model_dump()
+    raw.pop("merged_seqs", None)
+    return Envelope.model_validate(raw)
 
 
 class EventHistory:

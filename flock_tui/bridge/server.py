@@ -27,7 +27,7 @@ from engine.events import Envelope
 
 from . import api
 from .clients import QueueLimits
-from .history import EventHistory, Frame
+from .history import EventHistory, Frame, without_merged_seqs
 from .security import Guard, is_loopback, new_token
 from .snapshot import RunState
 from .wsclient import WSClient, websocket_handler
@@ -37,6 +37,7 @@ PublishHandler = Callable[[str, dict[str, Any]], Awaitable[Any]]
 STATIC_DIR = Path(str(resources.files("flock_tui.bridge") / "static"))
 
 FLUSH_TIMEOUT = 1.5
+
 
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -190,6 +191,11 @@ class Bridge:
         """Record one event and offer it to every client. Synchronous, never blocks."""
         if self.closing:
             return
+        extra = envelope.model_extra
+        if extra and "merged_seqs" in extra:
+            # A merged frame another bridge sent: its merged_seqs name that bridge's
+            # seqs, and this bridge's clients would skip their own events for them.
+            envelope = without_merged_seqs(envelope)
         if envelope.seq <= self.history.last_seq:
             # Resume relies on strictly increasing seq: re-stamp an out-of-order event.
             envelope = envelope.model_copy(update={"seq": self.history.last_seq + 1})

@@ -1,8 +1,10 @@
 """The /ws endpoint: one connected client, its resume point, its sender task.
 
 Server -> client: every event envelope as one text frame (engine.events.encode; a merged
-token frame carries `"merged": n`), plus control messages that have a "type" key and no
-"seq": `hello`, `reset` (with a snapshot), `stats`, `pong`, `error`, `end`.
+token frame carries `"merged": n`, `"merged_tokens": k` and `"merged_seqs": [...]`, the
+later seqs folded into it: a client that resumes skips them, see clients.py), plus control
+messages that have a "type" key and no "seq": `hello`, `reset` (with a snapshot), `stats`,
+`pong`, `error`, `end`.
 
 Client -> server: `{"type": "resume", "since": N}`, `{"type": "ping"}`. Anything else
 gets an `error` message; too many bad messages close the socket (1008). Binary frames
@@ -197,6 +199,8 @@ class WSClient:
             "merges": self.queue.stats.merges,
             "drops": self.queue.stats.drops,
             "queued": self.queue.pending_items,
+            "queued_bytes": self.queue.pending_bytes,
+            "merging_streams": self.queue.merging_streams,
         }
 
 

@@ -17,12 +17,18 @@ attach that never connected. A run whose end was seen keeps that run's exit code
 Envelopes are re-stamped with this source's own contiguous seq (the server's seq is kept
 for resuming): merged token frames and events dropped for a slow client would otherwise
 look like gaps to the app.
+
+A merged token frame (a slow client's queue folds a stream's tokens together) keeps its
+first token's seq and names the later seqs it absorbed in `merged_seqs`. Those above the
+last seq seen are kept (a heap: only what is still in flight) and skipped when a resume
+replays them, so nothing is shown twice; they are pruned as the last seq passes them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
 import os
 import socket
 from typing import Any
@@ -108,6 +114,8 @@ class WebSocketSource:
         self._stopped = asyncio.Event()
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._reported_drops = 0
+        # Server seqs above server_seq already delivered inside merged frames (a heap).
+        self._absorbed: list[int] = []
 
     # -- the EventSource protocol ------------------------------------------------------
     async def run(self, queue: asyncio.Queue[SourceItem]) -> None:
@@ -280,9 +288,21 @@ class WebSocketSource:
         return None
 
     def _deliver(self, envelope: Envelope, queue: asyncio.Queue[SourceItem]) -> None:
-        if envelope.seq <= self.server_seq:
+        seq = envelope.seq
+        if seq <= self.server_seq:
             return  # already seen (a resume overlap)
-        self.server_seq = envelope.seq
+        absorbed = self._absorbed
+        seen = False
+        while absorbed and absorbed[0] <= seq:
+            seen = heapq.heappop(absorbed) == seq or seen
+        self.server_seq = seq
+        if seen:
+            return  # delivered before inside a merged frame (a resume replays it)
+        extra = envelope.model_extra
+        merged = extra.pop("merged_seqs", None) if extra else None  # server seqs: not passed on
+        for later in merged if isinstance(merged, list) else ():
+            if type(later) is int and later > seq:
+                heapq.heappush(absorbed, later)
         self._session_id = envelope.session_id
         if envelope.event_type == "run_finished":
             payload = envelope.payload()
@@ -353,6 +373,8 @@ class WebSocketSource:
         seq = message.get("seq")
         if isinstance(seq, int):
             self.server_seq = max(self.server_seq, seq)
+        self._absorbed = [later for later in self._absorbed if later > self.server_seq]
+        heapq.heapify(self._absorbed)
 
     def _replay_agents(
         self, agents: list[dict[str, Any]], queue: asyncio.Queue[SourceItem]

@@ -74,6 +74,30 @@ async def receive_json(ws: ClientWebSocketResponse, timeout: float = TIMEOUT) ->
     return json.loads(msg.data)
 
 
+class Resume:
+    """What a protocol client keeps to resume: the last seq it received, and the seqs
+    above it it already got inside merged frames (skipped when a resume replays them)."""
+
+    def __init__(self) -> None:
+        self.last = 0
+        self.absorbed: set[int] = set()
+        self.skipped = 0
+
+    def accept(self, envelope: dict) -> bool:
+        """True for an event to show; False for one already shown."""
+        seq = envelope["seq"]
+        if seq <= self.last:
+            return False
+        self.last = seq
+        seen = seq in self.absorbed
+        self.absorbed = {later for later in self.absorbed if later > seq}
+        if seen:
+            self.skipped += 1
+            return False
+        self.absorbed.update(envelope.get("merged_seqs", []))
+        return True
+
+
 async def receive_events(
     ws: ClientWebSocketResponse, until_seq: int, timeout: float = TIMEOUT
 ) -> tuple[list[dict], list[dict]]:

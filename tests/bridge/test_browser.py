@@ -510,3 +510,57 @@ async def test_page_says_how_a_failed_run_ended(page, served):
     await page.wait_for_selector('#conn[data-state="ended"]', timeout=WAIT * 1000)
     assert await page.get_attribute("#conn", "data-outcome") == "failed"
     assert page.problems == []
+
+
+async def test_page_resumes_in_the_middle_of_merged_frames_without_gap_or_duplicate(page):
+    """A page the bridge merged tokens for (a merged frame keeps its first token's seq
+    and names the later ones) loses its socket: the resume replays the named seqs, and
+    the page skips them: every stream's text once, in order."""
+    from flock_tui.bridge.clients import QueueLimits
+
+    factory = EventFactory()
+    bridge = Bridge(port=0, limits=QueueLimits(soft_items=1, soft_bytes=1))
+    url = await bridge.start()
+    agents = [f"agent{n}" for n in range(8)]
+    expected = {name: "" for name in agents}
+
+    def interleaved(start: int, n: int) -> None:  # in one go: they merge per stream
+        for i in range(start, start + n):
+            name = agents[i % 8]
+            expected[name] += f"{i} "
+            bridge.publish(token(factory, name, f"{i} ", run_id=f"run-{name}"))
+
+    try:
+        await page.goto(url)
+        await page.wait_for_selector('#conn[data-state="live"]', timeout=WAIT * 1000)
+        interleaved(0, 200)
+        middle = factory.make(AgentActivated(agent_name="other", run_id="o1"))
+        bridge.publish(middle)
+        interleaved(200, 200)
+        await page.wait_for_function(
+            "seq => window.__flockDashboard.lastSeq() === seq", arg=middle.seq, timeout=WAIT * 1000
+        )
+        assert await page.evaluate("window.__flockDashboard.absorbed()") == 200
+        for client in list(bridge.clients):
+            client.stop(1012, "restarting")
+        interleaved(400, 80)
+        last = factory.make(AgentCompleted(agent_name="other", run_id="o1"))
+        bridge.publish(last)
+        await page.wait_for_function(
+            "seq => window.__flockDashboard.lastSeq() === seq", arg=last.seq, timeout=WAIT * 1000
+        )
+        await page.wait_for_selector('#conn[data-state="live"]', timeout=WAIT * 1000)
+        texts = await page.evaluate(
+            """() => Object.fromEntries(Array.from(document.querySelectorAll('.card'))
+                .filter(c => c.dataset.agent.startsWith('agent'))
+                .map(c => [c.dataset.agent, c.querySelector('.stream').textContent]))"""
+        )
+        assert texts == expected
+        assert await page.evaluate("window.__flockDashboard.absorbed()") == 0
+        tokens = await page.eval_on_selector_all(
+            ".card[data-agent^=agent] .tokens", "els => els.map(e => e.textContent)"
+        )
+        assert tokens == ["60 tok"] * 8  # merged frames count every token they fold
+        assert page.problems == []
+    finally:
+        await bridge.close("test over")

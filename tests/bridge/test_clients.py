@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 from engine.events import (
     AgentActivated,
+    AgentCompleted,
+    AgentError,
     ConsoleOutput,
+    Envelope,
     EventFactory,
     MessagePublished,
+    RunFinished,
+    RunNotice,
     StreamingOutput,
 )
 from flock_tui.bridge.clients import ClientQueue, QueueLimits
@@ -60,11 +66,12 @@ def test_tokens_of_same_stream_merge_under_pressure(factory: EventFactory):
         and o["data"]["field"] == "text"
         and o["data"]["run_id"] == "r1"
     ]
-    # a0 starts an item of its stream; a1..a4 fold into it, moving it to the end.
+    # a0 starts an item of its stream; a1..a4 fold into it, where it is.
     assert len(a_text) == 1
     assert a_text[0]["data"]["content"] == "a0a1a2a3a4"
     assert a_text[0]["merged"] == 5
-    assert a_text[0]["seq"] == 9  # the later seq is kept
+    assert a_text[0]["seq"] == 5  # the first seq is kept ...
+    assert a_text[0]["merged_seqs"] == [6, 7, 8, 9]  # ... and the absorbed ones named
     seqs = [o["seq"] for o in events]
     assert seqs == sorted(seqs)  # still strictly increasing for the client
     assert queue.stats.merges == 4
@@ -73,31 +80,112 @@ def test_tokens_of_same_stream_merge_under_pressure(factory: EventFactory):
     assert stats and stats[-1]["merges"] == 4
 
 
-def test_a_merge_never_moves_text_past_another_event(factory: EventFactory):
-    """Whatever seq a client last received, every event up to it has reached it."""
-    queue = ClientQueue(SMALL)
-    sent: dict[int, str] = {}
-    for i in range(4):  # fill up to the soft limit with another stream
-        envelope = token(factory, "b", f"b{i}")
-        sent[envelope.seq] = f"b{i}"
+def expand(events: list[dict]) -> list[int]:
+    """The seqs a client has received, in the order it received them (merged ones too)."""
+    return [seq for o in events for seq in [o["seq"], *o.get("merged_seqs", [])]]
+
+
+EIGHT = replace(SMALL, soft_items=16, hard_items=400, close_items=800)
+
+
+def test_interleaved_streams_each_merge_into_their_own_item(factory: EventFactory):
+    """Eight agents streaming at once: under pressure each token folds into its own
+    stream's queued item, so a client that does not read stays a few items behind."""
+    queue = ClientQueue(EIGHT)
+    expected: dict[str, str] = {}
+    offered: list[int] = []
+    for i in range(8000):
+        name = f"agent{i % 8}"
+        envelope = token(factory, name, f"{i} ", run_id=f"run-{name}")
+        expected[name] = expected.get(name, "") + f"{i} "
+        offered.append(envelope.seq)
         queue.offer(frame(envelope))
-    for i in range(12):  # two streams interleaved, and an activation in between
-        name = "ac"[i % 2]
-        envelope = token(factory, name, f"{name}{i}")
-        sent[envelope.seq] = f"{name}{i}"
-        queue.offer(frame(envelope))
-        if i == 5:
-            queue.offer(frame(factory.make(AgentActivated(agent_name="d", run_id="d1"))))
-        if i >= 8:  # then "c" alone: its tokens merge
-            queue.offer(frame(envelope := token(factory, "c", f"c{i}x")))
-            sent[envelope.seq] = f"c{i}x"
+    assert not queue.too_far_behind
+    assert queue.stats.merges == 8000 - EIGHT.soft_items
+    assert queue.pending_items == EIGHT.soft_items
+    assert queue.merging_streams == 8
     events = [o for o in drain(queue) if "type" not in o]
-    received = ""
-    for out in events:
-        received += out["data"].get("content", "")
-        expected = "".join(text for seq, text in sorted(sent.items()) if seq <= out["seq"])
-        assert received == expected
-    assert any("merged" in o for o in events)
+    seqs = [o["seq"] for o in events]
+    assert seqs == sorted(set(seqs))  # strictly increasing for the client
+    assert sorted(expand(events)) == offered  # every seq exactly once
+    for o in events:
+        assert o.get("merged_seqs", []) == sorted(o.get("merged_seqs", []))
+        assert all(later > o["seq"] for later in o.get("merged_seqs", []))
+    text: dict[str, str] = {}
+    for o in events:
+        name = o["data"]["agent_name"]
+        text[name] = text.get(name, "") + o["data"]["content"]
+    assert text == expected
+
+
+def test_a_token_never_merges_past_an_event_of_its_own_run(factory: EventFactory):
+    """Tokens merge across other runs' events, never across one of their own run (a
+    status line, another field, a completion), an agent-wide one or a run-wide one."""
+    queue = ClientQueue(replace(EIGHT, soft_items=4))
+    for i in range(4):  # fill up to the soft limit with another stream
+        queue.offer(frame(token(factory, "b", f"b{i}")))
+    offered: list[Envelope] = []
+
+    def offer(envelope: Envelope) -> None:
+        offered.append(envelope)
+        queue.offer(frame(envelope))
+
+    status = dict(agent_name="a", run_id="r1", output_type="status")
+    offer(token(factory, "a", "t0 "))
+    offer(factory.make(AgentActivated(agent_name="c", run_id="c1")))  # another agent: merges
+    offer(token(factory, "a", "t1 "))
+    offer(factory.make(StreamingOutput(**status, content="tool call")))
+    offer(token(factory, "a", "t2 "))  # after its run's status line: a new item
+    offer(token(factory, "a", "t3 "))
+    offer(token(factory, "a", "x0 ", field="title"))  # another field of the run
+    offer(token(factory, "a", "t4 "))  # back to text: not into t2's item
+    offer(factory.make(AgentError(agent_name="a", error_type="E", error_message="m")))
+    offer(token(factory, "a", "t5 "))  # after an agent-wide error: a new item
+    offer(token(factory, "a", "u0 ", run_id="r2"))
+    offer(factory.make(AgentCompleted(agent_name="a", run_id="r2")))  # another run of a
+    offer(token(factory, "a", "t6 "))  # merges into t5 across r2's completion
+    offer(factory.make(RunNotice(level="info", text="note")))  # concerns no agent: merges
+    offer(token(factory, "a", "t7 "))
+    offer(factory.make(RunFinished(exit_code=0)))  # concerns every agent
+    offer(token(factory, "a", "t8 "))
+    events = [o for o in drain(queue) if "type" not in o and o["data"].get("agent_name") != "b"]
+    assert [o["data"].get("content") for o in events if o["event_type"] == "streaming_output"] == [
+        "t0 t1 ",
+        "tool call",
+        "t2 t3 ",
+        "x0 ",
+        "t4 ",
+        "t5 t6 t7 ",
+        "u0 ",
+        "t8 ",
+    ]
+    # Each run's events reach the client in the order they happened.
+    received = expand(events)
+    by_seq = {e.seq: e for e in offered}
+    for run in {(e.data.get("agent_name"), e.data.get("run_id")) for e in offered}:
+        mine = [
+            s
+            for s in received
+            if (by_seq[s].data.get("agent_name"), by_seq[s].data.get("run_id")) == run
+        ]
+        assert mine == sorted(mine), run
+    assert sorted(received) == [e.seq for e in offered]
+
+
+def test_a_resume_while_live_gets_the_rest_of_a_merged_item(factory: EventFactory):
+    """A client that says (resume, while streaming) it has part of a merged item gets
+    the rest of it, in seq order with the items queued after it."""
+    queue = ClientQueue(SMALL)
+    for i in range(4):
+        queue.offer(frame(token(factory, "b", f"b{i}", run_id=f"b{i}")))
+    for i in range(6):
+        queue.offer(frame(token(factory, "a", f"a{i} ")))  # seqs 5, 7, 9, 11, 13, 15
+        queue.offer(frame(factory.make(AgentActivated(agent_name="c", run_id=f"c{i}"))))
+    queue.skip_until = 8  # the client has seqs 1..8 (a0 a1 among them)
+    events = [o for o in drain(queue) if "type" not in o]
+    assert [o["seq"] for o in events] == [9, 10, 12, 14, 16]
+    assert events[0]["data"]["content"] == "a2 a3 a4 a5 "
+    assert events[0]["merged_seqs"] == [11, 13, 15]
 
 
 def test_drops_non_lifecycle_but_never_lifecycle(factory: EventFactory):

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
+import json
 import os
 import socket
 import tracemalloc
+from collections.abc import AsyncIterator
 
 import aiohttp
 
 from engine.events import AgentCompleted, EventFactory
 from flock_tui.bridge import Bridge
 from flock_tui.bridge.clients import QueueLimits
+from flock_tui.bridge.wsclient import WSClient
 
-from .conftest import TIMEOUT, receive_json, token
+from .conftest import TIMEOUT, Resume, receive_json, token
 
 LIMITS = QueueLimits(
     soft_items=64,
@@ -46,6 +50,26 @@ async def never_reading_client(host: str, port: int) -> socket.socket:
             head += await loop.sock_recv(sock, 1)
     assert head.startswith(b"HTTP/1.1 101"), head
     return sock
+
+
+@contextlib.asynccontextmanager
+async def stuck_and_reader(
+    limits: QueueLimits = LIMITS,
+) -> AsyncIterator[tuple[Bridge, EventFactory, aiohttp.ClientWebSocketResponse, Reader, WSClient]]:
+    """A started Bridge with two clients: one read by a Reader, one never read (its
+    server-side WSClient given). Everything is closed afterwards."""
+    bridge = Bridge(port=0, limits=limits, send_timeout=60)
+    await bridge.start()
+    session = aiohttp.ClientSession()
+    stuck = None
+    try:
+        ws, stuck, slow = await _connect_pair(bridge, session)
+        yield bridge, EventFactory(), ws, Reader(ws), slow
+    finally:
+        if stuck is not None:
+            stuck.close()
+        await session.close()
+        await bridge.close("test over")
 
 
 async def _connect_pair(bridge: Bridge, session: aiohttp.ClientSession):
@@ -96,14 +120,7 @@ class Reader:
 
 
 async def test_never_reading_client_is_bounded_and_does_not_hold_back_others():
-    bridge = Bridge(port=0, limits=LIMITS, send_timeout=60)
-    await bridge.start()
-    factory = EventFactory()
-    session = aiohttp.ClientSession()
-    stuck = None
-    try:
-        ws, stuck, slow = await _connect_pair(bridge, session)
-        reader = Reader(ws)
+    async with stuck_and_reader() as (bridge, factory, ws, reader, slow):
         agents = ("a", "b", "c", "d")
         expected: dict[str, list[str]] = {name: [] for name in agents}
         max_queue_items = max_queue_bytes = max_buffer = 0
@@ -157,22 +174,10 @@ async def test_never_reading_client_is_bounded_and_does_not_hold_back_others():
             "finished": None,
         }
         assert ws.close_code == 1000
-    finally:
-        if stuck is not None:
-            stuck.close()
-        await session.close()
-        await bridge.close("test over")
 
 
 async def test_client_too_far_behind_is_closed_with_a_reason():
-    bridge = Bridge(port=0, limits=LIMITS, send_timeout=60)
-    await bridge.start()
-    factory = EventFactory()
-    session = aiohttp.ClientSession()
-    stuck = None
-    try:
-        ws, stuck, slow = await _connect_pair(bridge, session)
-        reader = Reader(ws)
+    async with stuck_and_reader() as (bridge, factory, ws, reader, slow):
         pad = "x" * 1000
         # Lifecycle events are never merged or dropped: they pile up until the stuck
         # client is too far behind, and then it is closed with a reason.
@@ -197,11 +202,6 @@ async def test_client_too_far_behind_is_closed_with_a_reason():
         await reader.wait_for(last.seq)
         assert reader.text["a"] == ["after"]
         reader.task.cancel()
-    finally:
-        if stuck is not None:
-            stuck.close()
-        await session.close()
-        await bridge.close("test over")
 
 
 async def test_heartbeat_reaps_a_dead_client_even_when_idle():
@@ -220,9 +220,51 @@ async def test_heartbeat_reaps_a_dead_client_even_when_idle():
         await bridge.close("test over")
 
 
-async def test_resume_after_a_lifecycle_event_loses_no_merged_token_text():
-    """Tokens merged under pressure never overtake an event between them: a client that
-    leaves right after that event and resumes from its seq gets every token once."""
+async def test_eight_interleaved_streams_merge_for_a_never_reading_client():
+    """Eight agents streaming at once, token by token: each stream's tokens fold into its
+    own queued item, so the stuck client stays a few items behind and is not closed."""
+    async with stuck_and_reader() as (bridge, factory, ws, reader, slow):
+        agents = [f"agent{n}" for n in range(8)]
+        expected = {name: "" for name in agents}
+        max_items = 0
+        for i in range(12_000):
+            name = agents[i % 8]  # strictly interleaved: no two tokens of a stream in a row
+            content = f"{i} "
+            expected[name] += content
+            # Long run ids fill the kernel's socket buffers quickly.
+            bridge.publish(token(factory, name, content, run_id=f"{name}-{'x' * 1000}"))
+            max_items = max(max_items, slow.queue.pending_items)
+            if i % 50 == 0:
+                await asyncio.sleep(0)
+        await reader.wait_for(bridge.history.last_seq)
+        assert not slow.kicked and not slow.queue.too_far_behind
+        assert slow.queue.stats.merges > 8_000
+        assert max_items <= LIMITS.soft_items + len(agents) + 1
+        health = bridge.health()
+        (stats,) = [c for c in health["per_client"] if c["merges"]]
+        assert stats["merging_streams"] == len(agents) and stats["queued"] <= max_items
+        # What the stuck client would still get: each stream's latest text, in order.
+        queued: dict[str, str] = {name: "" for name in agents}
+        seqs = []
+        for text in slow.queue.drain_nowait():
+            frame = json.loads(text)
+            if "type" in frame:
+                continue
+            seqs.append(frame["seq"])
+            absorbed = frame.get("merged_seqs", [])
+            assert absorbed == sorted(absorbed) and all(later > frame["seq"] for later in absorbed)
+            queued[frame["data"]["agent_name"]] += frame["data"]["content"]
+        assert seqs == sorted(seqs)
+        for name in agents:
+            assert len(queued[name]) > 1000 and expected[name].endswith(queued[name])
+        # The reading client got every stream whole and in order.
+        assert {name: "".join(reader.text[name]) for name in agents} == expected
+
+
+async def test_resume_in_the_middle_of_merged_frames_has_no_gap_and_no_duplicate():
+    """A merged frame keeps its first token's seq and names the later ones: a client
+    that leaves after an event queued between them and resumes from that event's seq
+    skips the named seqs the history replays, so it gets every token exactly once."""
     bridge = Bridge(port=0, limits=LIMITS, send_timeout=60)
     await bridge.start()
     factory = EventFactory()
@@ -254,6 +296,7 @@ async def test_resume_after_a_lifecycle_event_loses_no_merged_token_text():
         assert slow.queue.pending_items >= LIMITS.soft_items  # still under pressure
         cut = lifecycle_seqs[len(lifecycle_seqs) // 2]
         got: list[str] = []
+        resume = Resume()
 
         async def read_until(ws: aiohttp.ClientWebSocketResponse, seq: int) -> None:
             async with asyncio.timeout(TIMEOUT):
@@ -262,7 +305,7 @@ async def test_resume_after_a_lifecycle_event_loses_no_merged_token_text():
                     if "type" in obj:
                         continue
                     data = obj["data"]
-                    if obj["event_type"] == "streaming_output" and data["agent_name"] == "a":
+                    if resume.accept(obj) and data.get("agent_name") == "a":
                         got.append(data["content"])
                     if obj["seq"] >= seq:
                         assert obj["seq"] == seq
@@ -270,11 +313,14 @@ async def test_resume_after_a_lifecycle_event_loses_no_merged_token_text():
 
         await read_until(ws, cut)  # then the client goes away ...
         await ws.close()
+        # ... having received, in merged frames, tokens queued after the cut.
+        assert resume.absorbed and min(resume.absorbed) > cut
         # ... and comes back for everything after the last seq it received.
         ws = await session.ws_connect(f"http://127.0.0.1:{bridge.port}/ws?since={cut}")
         await read_until(ws, bridge.history.last_seq)
         await ws.close()
         assert "".join(got) == "".join(expected)
+        assert resume.skipped > 0 and not resume.absorbed
     finally:
         await session.close()
         await bridge.close("test over")

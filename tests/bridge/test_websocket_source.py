@@ -353,3 +353,68 @@ async def test_reset_snapshot_keeps_concurrent_runs_of_one_agent_apart(factory: 
         await source.stop()
         await asyncio.wait_for(task, TIMEOUT)
         await bridge.close("test over")
+
+
+EIGHT = [f"agent{n}" for n in range(8)]
+
+
+def interleaved(
+    bridge: Bridge, factory: EventFactory, expected: dict[str, str], start: int, n: int
+):
+    """n tokens of eight streams, strictly interleaved, published in one go (the client's
+    sender cannot run in between: with a soft limit of one item they merge per stream)."""
+    for i in range(start, start + n):
+        name = EIGHT[i % 8]
+        expected[name] = expected.get(name, "") + f"{i} "
+        bridge.publish(token(factory, name, f"{i} ", run_id=f"run-{name}"))
+
+
+async def test_resume_in_the_middle_of_merged_frames_has_no_gap_and_no_duplicate(
+    factory: EventFactory,
+):
+    from engine.events import AgentActivated, AgentCompleted
+    from flock_tui.bridge.clients import QueueLimits
+
+    bridge = Bridge(port=0, limits=QueueLimits(soft_items=1, soft_bytes=1))
+    await bridge.start()
+    source = WebSocketSource(bridge.ws_url)
+    queue: asyncio.Queue = asyncio.Queue()
+    task = asyncio.create_task(source.run(queue))
+    expected: dict[str, str] = {}
+    got: dict[str, str] = {}
+    try:
+        await connected(bridge)
+        interleaved(bridge, factory, expected, 0, 200)
+        middle = factory.make(AgentActivated(agent_name="other", run_id="o1"))
+        bridge.publish(middle)  # another agent's: the streams merge across it
+        interleaved(bridge, factory, expected, 200, 200)
+        async with asyncio.timeout(TIMEOUT):
+            while source.server_seq < middle.seq:
+                await asyncio.sleep(0.01)
+        # Eight merged frames (seqs 1..8) and the activation: the tokens published after
+        # it were received inside the merged frames, above the last seq.
+        assert source.server_seq == middle.seq
+        assert sorted(source._absorbed) == list(range(middle.seq + 1, middle.seq + 201))
+        for client in list(bridge.clients):
+            client.stop(1012, "restarting")  # the connection is lost here ...
+        interleaved(bridge, factory, expected, 400, 80)  # ... and the run goes on
+        last = factory.make(AgentCompleted(agent_name="other", run_id="o1"))
+        bridge.publish(last)
+        events: list[Envelope] = []
+        async with asyncio.timeout(TIMEOUT):
+            while not events or events[-1].event_type != "agent_completed":
+                item = await queue.get()
+                if isinstance(item, Envelope):
+                    events.append(item)
+        for event in events:
+            if event.event_type == "streaming_output":
+                name = event.data["agent_name"]
+                got[name] = got.get(name, "") + event.data["content"]
+        assert got == expected  # every token once, each stream in order
+        assert [e.seq for e in events] == list(range(1, len(events) + 1))
+        assert not any("merged_seqs" in (e.model_extra or {}) for e in events)
+        assert source.connections == 2 and source._absorbed == []
+    finally:
+        await source.stop()
+        await asyncio.wait_for(task, TIMEOUT)
+        await bridge.close("test over")

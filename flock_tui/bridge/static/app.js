@@ -208,9 +208,47 @@
   }
 
   // ---- events --------------------------------------------------------------------
+  // A merged token frame (the bridge folds a stream's tokens together for a page that
+  // reads slowly) has its first token's seq and lists the later ones in merged_seqs.
+  // Those above lastSeq are kept here, a min-heap, and skipped when a resume replays
+  // them; the ones lastSeq passes are pruned, so this holds only what is in flight.
+  const absorbed = [];
+  function heapPush(heap, value) {
+    let i = heap.push(value) - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (heap[parent] <= value) break;
+      heap[i] = heap[parent];
+      i = parent;
+    }
+    heap[i] = value;
+  }
+  function heapPop(heap) {
+    const top = heap[0];
+    const last = heap.pop();
+    if (heap.length) {
+      let i = 0;
+      for (;;) {
+        let child = 2 * i + 1;
+        if (child >= heap.length) break;
+        if (child + 1 < heap.length && heap[child + 1] < heap[child]) child += 1;
+        if (heap[child] >= last) break;
+        heap[i] = heap[child];
+        i = child;
+      }
+      heap[i] = last;
+    }
+    return top;
+  }
   function applyEvent(env) {
     if (typeof env.seq !== "number" || env.seq <= lastSeq) return; // duplicate or old
+    let seen = false;
+    while (absorbed.length && absorbed[0] <= env.seq) seen = heapPop(absorbed) === env.seq || seen;
     lastSeq = env.seq;
+    if (seen) return; // shown before inside a merged frame
+    if (Array.isArray(env.merged_seqs)) {
+      for (const later of env.merged_seqs) if (Number.isInteger(later) && later > lastSeq) heapPush(absorbed, later);
+    }
     const d = env.data || {};
     switch (env.event_type) {
       case "run_started":
@@ -288,6 +326,7 @@
 
   function applySnapshot(snap) {
     pending.clear();
+    absorbed.length = 0; // the snapshot holds everything up to its seq
     agents.clear();
     $("agents").replaceChildren();
     $("artifacts").replaceChildren();
@@ -460,7 +499,9 @@
     });
   }
 
-  window.__flockDashboard = { lastSeq: () => lastSeq, ended: () => ended, refused: () => refused };
+  window.__flockDashboard = {
+    lastSeq: () => lastSeq, ended: () => ended, refused: () => refused, absorbed: () => absorbed.length,
+  };
   setupPublish();
   connect();
 })();
