@@ -172,6 +172,24 @@ def test_a_token_never_merges_past_an_event_of_its_own_run(factory: EventFactory
     assert sorted(received) == [e.seq for e in offered]
 
 
+def test_a_dropped_status_line_still_ends_merging_across_it(factory: EventFactory):
+    """Dropped for this client, but a resume may replay it from the history: the run's
+    later tokens must not have moved before it."""
+    queue = ClientQueue(SMALL)
+    for i in range(8):  # up to the hard limit
+        queue.offer(frame(token(factory, "b", f"b{i}", run_id=f"b{i}")))
+    queue.offer(frame(token(factory, "a", "t0 ")))  # over the hard limit: tokens still merge
+    queue.offer(frame(token(factory, "a", "t1 ")))
+    status = StreamingOutput(agent_name="a", run_id="r1", output_type="status", content="tool")
+    queue.offer(frame(factory.make(status)))
+    assert queue.stats.drops == 1
+    queue.offer(frame(token(factory, "a", "t2 ")))
+    texts = [
+        o["data"]["content"] for o in drain(queue) if o.get("data", {}).get("agent_name") == "a"
+    ]
+    assert texts == ["t0 t1 ", "t2 "]
+
+
 def test_a_resume_while_live_gets_the_rest_of_a_merged_item(factory: EventFactory):
     """A client that says (resume, while streaming) it has part of a merged item gets
     the rest of it, in seq order with the items queued after it."""

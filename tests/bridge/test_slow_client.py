@@ -8,6 +8,7 @@ import contextlib
 import json
 import os
 import socket
+import time
 import tracemalloc
 from collections.abc import AsyncIterator
 
@@ -54,17 +55,18 @@ async def never_reading_client(host: str, port: int) -> socket.socket:
 
 @contextlib.asynccontextmanager
 async def stuck_and_reader(
-    limits: QueueLimits = LIMITS,
+    limits: QueueLimits = LIMITS, sent_at: dict[int, float] | None = None
 ) -> AsyncIterator[tuple[Bridge, EventFactory, aiohttp.ClientWebSocketResponse, Reader, WSClient]]:
     """A started Bridge with two clients: one read by a Reader, one never read (its
-    server-side WSClient given). Everything is closed afterwards."""
+    server-side WSClient given; `sent_at` goes to the Reader). Everything is closed
+    afterwards."""
     bridge = Bridge(port=0, limits=limits, send_timeout=60)
     await bridge.start()
     session = aiohttp.ClientSession()
     stuck = None
     try:
         ws, stuck, slow = await _connect_pair(bridge, session)
-        yield bridge, EventFactory(), ws, Reader(ws), slow
+        yield bridge, EventFactory(), ws, Reader(ws, sent_at), slow
     finally:
         if stuck is not None:
             stuck.close()
@@ -87,14 +89,20 @@ async def _connect_pair(bridge: Bridge, session: aiohttp.ClientSession):
 
 
 class Reader:
-    """Reads one client's frames in the background, checking seq order."""
+    """Reads one client's frames in the background, checking seq order; with `sent_at`
+    (seq -> when it was published) it keeps the worst delay from publish to receipt."""
 
-    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+    def __init__(
+        self, ws: aiohttp.ClientWebSocketResponse, sent_at: dict[int, float] | None = None
+    ) -> None:
         self.ws = ws
         self.last_seq = 0
+        self.newest = 0  # the newest seq received, inside merged frames too
         self.text: dict[str, list[str]] = {}
         self.merged_frames = 0
         self.controls: list[dict] = []
+        self.sent_at = sent_at if sent_at is not None else {}
+        self.worst_delay = 0.0
         self.task = asyncio.create_task(self.run())
 
     async def run(self) -> None:
@@ -108,6 +116,12 @@ class Reader:
                 continue
             assert obj["seq"] > self.last_seq  # strictly increasing, even when merged
             self.last_seq = obj["seq"]
+            seqs = [obj["seq"], *obj.get("merged_seqs", [])]
+            self.newest = max(self.newest, *seqs)
+            now = time.monotonic()
+            for seq in seqs:
+                if seq in self.sent_at:
+                    self.worst_delay = max(self.worst_delay, now - self.sent_at.pop(seq))
             self.merged_frames += "merged" in obj
             if obj["event_type"] == "streaming_output":
                 data = obj["data"]
@@ -115,7 +129,7 @@ class Reader:
 
     async def wait_for(self, seq: int) -> None:
         async with asyncio.timeout(TIMEOUT * 3):
-            while self.last_seq < seq:
+            while self.newest < seq:
                 await asyncio.sleep(0.01)
 
 
@@ -324,3 +338,38 @@ async def test_resume_in_the_middle_of_merged_frames_has_no_gap_and_no_duplicate
     finally:
         await session.close()
         await bridge.close("test over")
+
+
+async def test_a_never_reading_client_does_not_delay_the_others():
+    """Tokens of eight agents at a steady rate, a client that never reads and one that
+    does: the reader gets every token promptly while the stuck client stays connected
+    with a bounded queue. A functional bound, not a benchmark."""
+    sent_at: dict[int, float] = {}
+    async with stuck_and_reader(sent_at=sent_at) as (bridge, factory, ws, reader, slow):
+        agents = [f"agent{n}" for n in range(8)]
+        max_items = max_bytes = 0
+        started = time.monotonic()
+        ticks = 0
+        while time.monotonic() - started < 3.0:  # 8 tokens every 5 ms: 1600 tokens/s
+            for name in agents:
+                envelope = token(factory, name, f"{ticks} ", run_id=f"{name}-{'x' * 1000}")
+                sent_at[envelope.seq] = time.monotonic()
+                bridge.publish(envelope)
+            max_items = max(max_items, slow.queue.pending_items)
+            max_bytes = max(max_bytes, slow.queue.pending_bytes)
+            ticks += 1
+            await asyncio.sleep(0.005)
+        await reader.wait_for(bridge.history.last_seq)
+        assert not sent_at  # the reader got every seq (in a frame of its own or merged)
+        assert reader.worst_delay < 0.5, reader.worst_delay
+        # The stuck client is under pressure, still connected, its queue bounded.
+        assert slow.queue.stats.merges > 1000
+        assert slow.queue.pending_bytes >= LIMITS.soft_bytes  # still over the soft limit
+        assert slow in bridge.clients and not slow.kicked
+        assert max_items <= LIMITS.soft_items + len(agents) + 1
+        assert max_bytes < LIMITS.hard_bytes
+        print(
+            f"tokens {ticks * len(agents)}, reader worst delay {reader.worst_delay * 1000:.0f} ms,"
+            f" stuck client: merges {slow.queue.stats.merges}, max queued {max_items} items"
+            f" / {max_bytes} bytes"
+        )
