@@ -23,6 +23,9 @@ MAX_CONSOLE_LINES = 200
 @dataclass
 class AgentRun:
     run_id: str
+    # "queued" from its agent_activated (sent when the run is scheduled: it may wait for
+    # a max_concurrency slot) to its first text, then "running", "done" or "error". A
+    # run first seen by its output is "running".
     state: str = "running"
     iteration: int = 1
     tokens: int = 0
@@ -57,15 +60,29 @@ class AgentState:
     description: str = ""
     consumes: list[str] = field(default_factory=list)
     publishes: list[str] = field(default_factory=list)
-    state: str = "idle"
     tokens: int = 0
     runs: deque[AgentRun] = field(default_factory=lambda: deque(maxlen=MAX_RUNS_PER_AGENT))
 
-    def run(self, run_id: str) -> AgentRun:
+    @property
+    def state(self) -> str:
+        """The badge, as the TUI's: running while a run streams, queued while one waits,
+        else how the latest run ended (idle before any run). An error without a run (a
+        circuit breaker, a raising where=) relabels nothing."""
+        states = [run.state for run in self.runs]
+        if not states:
+            return "idle"
+        if "running" in states:
+            return "running"
+        if "queued" in states:
+            return "queued"
+        return states[-1]
+
+    def run(self, run_id: str, state: str = "running") -> AgentRun:
+        """The run with this id; a new one in `state` when there is none."""
         for run in reversed(self.runs):
             if run.run_id == run_id:
                 return run
-        run = AgentRun(run_id=run_id)
+        run = AgentRun(run_id=run_id, state=state)
         self.runs.append(run)
         return run
 
@@ -129,13 +146,10 @@ class RunState:
                 self._streaming(data)
             elif kind == "agent_activated":
                 agent = self.agent(str(data["agent_name"]))
-                agent.state = "running"
-                run = agent.run(str(data["run_id"]))
-                run.state = "running"
+                run = agent.run(str(data["run_id"]), state="queued")
                 run.iteration = int(data.get("iteration") or 1)
             elif kind == "agent_completed":
                 agent = self.agent(str(data["agent_name"]))
-                agent.state = "done"
                 run = agent.run(str(data["run_id"]))
                 run.state = "done"
                 run.duration_ms = data.get("duration_ms")
@@ -145,7 +159,6 @@ class RunState:
                     run.tokens = reported
             elif kind == "agent_error":
                 agent = self.agent(str(data["agent_name"]))
-                agent.state = "error"
                 if data.get("run_id"):
                     run = agent.run(str(data["run_id"]))
                     run.state = "error"
@@ -172,9 +185,11 @@ class RunState:
     def _streaming(self, data: dict[str, Any]) -> None:
         agent = self.agent(str(data["agent_name"]))
         run = agent.run(str(data["run_id"]))
+        content = str(data.get("content") or "")
+        if content and run.state == "queued":
+            run.state = "running"  # its first text: it has its slot
         if data.get("output_type", "llm_token") != "llm_token":
             return
-        content = str(data.get("content") or "")
         if content:  # an empty chunk only marks the end of a field: not a token
             run.tokens += 1
             agent.tokens += 1

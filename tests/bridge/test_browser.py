@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import signal
@@ -564,3 +565,121 @@ async def test_page_resumes_in_the_middle_of_merged_frames_without_gap_or_duplic
         assert page.problems == []
     finally:
         await bridge.close("test over")
+
+
+RUN_STATES = """() => JSON.stringify(Object.fromEntries(Array.from(
+    document.querySelectorAll('.card[data-agent=writer] .run'))
+    .map(r => [r.dataset.run, r.dataset.state]).sort()))"""
+BADGE = "() => document.querySelector('.card[data-agent=writer] .badge')?.dataset.state"
+
+
+async def test_a_scheduled_run_is_queued_until_its_first_text(page):
+    """agent_activated comes when a run is scheduled (it may wait for a max_concurrency
+    slot): the run and the card say queued, as the TUI, until its first text."""
+    from flock_tui.state import RunState as TuiState
+
+    factory = EventFactory()
+    bridge = Bridge(port=0, history_events=3)  # a later page starts from a snapshot
+    url = await bridge.start()
+    tui = TuiState()
+
+    def publish(envelope) -> None:
+        bridge.publish(envelope)
+        tui.apply(envelope)
+
+    async def shows(runs: dict[str, str], badge: str, on=page) -> None:
+        await on.wait_for_function(
+            f"([runs, badge]) => ({RUN_STATES})() === runs && ({BADGE})() === badge",
+            arg=[json.dumps(dict(sorted(runs.items())), separators=(",", ":")), badge],
+            timeout=WAIT * 1000,
+        )
+        writer = tui.agents["writer"]  # the TUI says the same
+        assert {r.run_id: r.status for r in writer.runs.values()} == runs
+        assert writer.badge == badge
+
+    try:
+        await page.goto(url)
+        await page.wait_for_selector('#conn[data-state="live"]', timeout=WAIT * 1000)
+        publish(factory.make(AgentRegistered(name="writer")))
+        for run_id in ("r1", "r2"):  # both scheduled, one slot
+            publish(factory.make(AgentActivated(agent_name="writer", run_id=run_id)))
+        await shows({"r1": "queued", "r2": "queued"}, "queued")
+        assert await page.text_content(".run[data-run=r1] .run-state") == "queued"
+        publish(token(factory, "writer", "first", run_id="r1"))  # r1 got the slot
+        await shows({"r1": "running", "r2": "queued"}, "running")
+        # A page that connects now starts from a snapshot: the same states.
+        other = await page.context.new_page()
+        await other.goto(url)
+        await shows({"r1": "running", "r2": "queued"}, "running", on=other)
+        publish(factory.make(AgentCompleted(agent_name="writer", run_id="r1")))
+        await shows({"r1": "done", "r2": "queued"}, "queued")  # r2 still waits
+        publish(token(factory, "writer", "second", run_id="r2"))
+        await shows({"r1": "done", "r2": "running"}, "running")
+        publish(factory.make(AgentCompleted(agent_name="writer", run_id="r2")))
+        await shows({"r1": "done", "r2": "done"}, "done")
+        await shows({"r1": "done", "r2": "done"}, "done", on=other)
+        assert page.problems == []
+    finally:
+        await bridge.close("test over")
+
+
+RUN_BLOCKS = """() => Array.from(document.querySelectorAll('.card[data-agent=agent] .run .field'))
+    .map(f => [f.querySelector('.field-name').textContent, f.querySelector('pre').textContent])"""
+
+
+async def test_a_field_streaming_again_after_tool_lines_starts_a_new_block(page, served):
+    """A ReAct agent: thought, tool call and result, thought again. The page keeps event
+    order as the TUI does: the second thought is a new block below the tool lines."""
+    from flock_tui.runmodel import StatusLines
+    from flock_tui.state import RunState as TuiState
+
+    bridge, url, factory = served
+    tui = TuiState()
+
+    def publish(envelope) -> None:
+        bridge.publish(envelope)
+        tui.apply(envelope)
+
+    def status(text: str):
+        return factory.make(
+            StreamingOutput(agent_name="agent", run_id="r1", output_type="status", content=text)
+        )
+
+    await page.goto(url)
+    await page.wait_for_selector('#conn[data-state="live"]', timeout=WAIT * 1000)
+    publish(factory.make(AgentActivated(agent_name="agent", run_id="r1")))
+    for text in ("I should ", "look it up."):
+        publish(token(factory, "agent", text, run_id="r1", field="thought"))
+    publish(status("→ search(owls)"))
+    publish(status("← 3 results\n"))
+    for text in ("Owls are ", "nocturnal."):
+        publish(token(factory, "agent", text, run_id="r1", field="thought"))
+    publish(status("→ search(owl diet)"))
+    publish(token(factory, "agent", "They eat mice.", run_id="r1", field="thought"))
+    publish(token(factory, "agent", "Owls: nocturnal", run_id="r1", field="answer"))
+    publish(token(factory, "agent", ", eat mice.", run_id="r1", field="answer"))
+    expected = [
+        ["thought", "I should look it up."],
+        ["status", "→ search(owls)\n← 3 results\n"],
+        ["thought", "Owls are nocturnal."],
+        ["status", "→ search(owl diet)\n"],
+        ["thought", "They eat mice."],
+        ["answer", "Owls: nocturnal, eat mice."],
+    ]
+    await page.wait_for_function(
+        f"n => ({RUN_BLOCKS})().length === n && ({RUN_BLOCKS})().at(-1)[1].endsWith('mice.')",
+        arg=len(expected),
+        timeout=WAIT * 1000,
+    )
+    assert await page.evaluate(RUN_BLOCKS) == expected
+    # The TUI's parts of the run, in the same order with the same text.
+    (run,) = tui.agents["agent"].runs.values()
+    parts = [
+        [p.kind, "".join(line + "\n" for line in p.lines)]
+        if isinstance(p, StatusLines)
+        else [p.name, p.text]
+        for p in run.parts
+    ]
+    assert parts == expected
+    assert await page.text_content(".card[data-agent=agent] .tokens") == "7 tok"
+    assert page.problems == []

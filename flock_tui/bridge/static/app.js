@@ -87,6 +87,16 @@
     view.badge.textContent = state;
     view.badge.dataset.state = state;
   }
+  // The card's badge from its runs, as the TUI: running while any run streams, queued
+  // while one waits (announced, no text yet: it may wait for a concurrency slot), else
+  // how the latest run ended.
+  function refreshBadge(view) {
+    const states = [...view.runs.values()].map((r) => r.block.dataset.state || "running");
+    if (!states.length) return;
+    if (states.includes("running")) setState(view, "running");
+    else if (states.includes("queued")) setState(view, "queued");
+    else setState(view, states[states.length - 1]);
+  }
   function setTokens(view, count) {
     view.count = count;
     view.tokens.textContent = `${count} tok`;
@@ -127,11 +137,13 @@
     const error = el("div", "error-text");
     block.append(head, fieldsEl, error);
     view.runsEl.prepend(block);
-    run = { block, state, fieldsEl, error, fields: new Map() };
+    // fields: field -> its current <pre>; step: how many status blocks so far; last: the
+    // newest block (a field's or a status block)
+    run = { block, state, fieldsEl, error, fields: new Map(), step: 0, last: null };
     view.runs.set(key, run);
     while (view.runs.size > MAX_RUNS) {
       const [oldKey, old] = view.runs.entries().next().value; // Map keeps insertion order
-      for (const pre of old.fields.values()) pending.delete(pre);
+      for (const pre of old.fieldsEl.querySelectorAll("pre")) pending.delete(pre);
       old.block.remove();
       view.runs.delete(oldKey);
     }
@@ -141,18 +153,41 @@
     run.state.textContent = state;
     run.block.dataset.state = state;
   }
+  // A run's text in event order, as the TUI shows it: a field streams into its block
+  // until status lines (a tool call, its result) come after it; then the field streaming
+  // again (a ReAct agent's next thought) starts a new block below them.
+  const MAX_BLOCKS = 200; // per run: the oldest blocks go
+  function addBlock(run, label, pre) {
+    const wrap = el("div", "field");
+    wrap.append(el("div", "field-name", label), pre);
+    run.fieldsEl.append(wrap);
+    run.last = pre;
+    while (run.fieldsEl.childNodes.length > MAX_BLOCKS) {
+      const old = run.fieldsEl.firstChild;
+      for (const gone of old.querySelectorAll("pre")) pending.delete(gone);
+      old.remove();
+    }
+    return pre;
+  }
   function fieldPre(run, field) {
     const key = field || "output";
     let pre = run.fields.get(key);
-    if (pre) return pre;
-    const wrap = el("div", "field");
-    wrap.append(el("div", "field-name", key));
+    if (pre && pre.isConnected && Number(pre.dataset.step) === run.step) {
+      run.last = pre;
+      return pre;
+    }
     pre = el("pre", "stream");
     pre.dataset.field = key;
-    wrap.append(pre);
-    run.fieldsEl.append(wrap);
+    pre.dataset.step = String(run.step);
     run.fields.set(key, pre);
-    return pre;
+    return addBlock(run, key, pre);
+  }
+  function statusPre(run, kind) {
+    if (run.last && run.last.dataset.status === kind) return run.last; // consecutive lines
+    run.step += 1;
+    const pre = el("pre", "stream status");
+    pre.dataset.status = kind;
+    return addBlock(run, kind, pre);
   }
 
   // ---- artifacts and console -----------------------------------------------------
@@ -261,24 +296,30 @@
         break;
       }
       case "agent_activated": {
+        // Announced when scheduled: "queued" until its first text (it may be waiting
+        // for a max_concurrency slot), then "running".
         const view = agentView(d.agent_name);
-        setRunState(runView(view, d.run_id), "running");
+        const run = runView(view, d.run_id);
+        if (!run.block.dataset.state) setRunState(run, "queued");
         addRunTokens(view, d.run_id, 0);
-        setState(view, "running");
+        refreshBadge(view);
         view.iteration.textContent = d.iteration > 1 ? `run #${d.iteration}` : "";
         break;
       }
       case "streaming_output": {
         const view = agentView(d.agent_name);
         const run = runView(view, d.run_id);
+        const state = run.block.dataset.state;
+        if (!state || (state === "queued" && d.content)) setRunState(run, "running");
         const type = d.output_type || "llm_token";
         if (type === "llm_token") {
           appendText(fieldPre(run, d.field), d.content || "");
           const n = typeof env.merged_tokens === "number" ? env.merged_tokens : d.content ? 1 : 0;
           addRunTokens(view, d.run_id, n);
-        } else {
-          appendText(fieldPre(run, type), (d.content || "") + "\n");
+        } else if (d.content) {
+          appendText(statusPre(run, type), d.content.replace(/\n$/, "") + "\n");
         }
+        refreshBadge(view);
         break;
       }
       case "message_published":
@@ -291,18 +332,17 @@
         const counted = view.runTokens.get(String(d.run_id ?? ""));
         if (reported !== null && counted !== undefined) addRunTokens(view, d.run_id, reported - counted);
         // another run of this agent may still stream: the card stays "running" until none does
-        const streaming = [...view.runs.values()].some((r) => r.block.dataset.state === "running");
-        setState(view, streaming ? "running" : "done");
+        refreshBadge(view);
         break;
       }
       case "agent_error": {
         const view = agentView(d.agent_name);
         const text = `${d.error_type}: ${d.error_message}`;
         if (d.run_id) {
-          setState(view, "error");
           const run = runView(view, d.run_id);
           setRunState(run, "error");
           run.error.textContent = text;
+          refreshBadge(view);
         } else {
           view.error.textContent = text; // the agent's, not a run's (circuit breaker, where=)
         }
