@@ -190,7 +190,9 @@ class RunState:
         stamp = when or datetime.fromtimestamp(0).astimezone()
         match payload:
             case StreamingOutput():
-                self._on_stream(payload, stamp)
+                # a frame the bridge merged for a slow reader (attach) holds several tokens
+                merged = getattr(env, "merged_tokens", None)
+                self._on_stream(payload, stamp, merged if isinstance(merged, int) else 1)
             case AgentActivated():
                 self._on_activated(payload, stamp)
             case AgentRegistered():
@@ -280,7 +282,7 @@ class RunState:
             agent.runs[p.run_id] = run
         self._touch(agent, run)
 
-    def _on_stream(self, p: StreamingOutput, when: datetime) -> None:
+    def _on_stream(self, p: StreamingOutput, when: datetime, tokens: int = 1) -> None:
         agent = self._agent(p.agent_name)
         run = self._run(agent, p.run_id, when)
         if run.status == "queued":
@@ -301,7 +303,7 @@ class RunState:
             if text:  # an empty chunk only marks the field's end
                 if run.first_token is None:
                     run.first_token = when
-                run.token_chunks += 1
+                run.token_chunks += max(1, tokens)
             if text.strip():
                 agent.last_output = _last_line(agent.last_output, text)
         elif text:

@@ -231,3 +231,16 @@ def test_a_field_streamed_again_after_a_tool_step_starts_a_new_block(events):
         ("status", ["⚙ calling write_html", "⚙ write_html returned ok"]),
         ("next_thought", "I now have what I need. Done."),
     ]
+
+
+def test_a_frame_merged_by_the_bridge_counts_all_its_tokens(events):
+    """attach to a slow link: the bridge folds a stream's tokens into one frame and says
+    how many (merged_tokens); the pane's count matches the run's."""
+    state = RunState()
+    state.apply(events.activate("w", "r"))
+    merged = events.token("w", "r", "f", "one two three four five ")
+    merged = decode(merged.model_dump_json()[:-1] + ',"merged":5,"merged_tokens":5}')
+    state.apply(merged)
+    state.apply(events.token("w", "r", "f", "six"))
+    run = state.agents["w"].runs["r"]
+    assert run.tokens == 6 and run.field_text("f") == "one two three four five six"
