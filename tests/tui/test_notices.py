@@ -12,6 +12,7 @@ import html
 import io
 import re
 import textwrap
+from pathlib import Path
 
 from textual.scroll_view import ScrollView
 
@@ -243,14 +244,16 @@ def test_plain_output_prints_a_notice_event_like_a_notice():
     assert lines[2] == "[info] dashboard: http://127.0.0.1:8344/"
 
 
-async def test_wrappers_pass_the_inner_sources_live_flag_through(tmp_path):
+def one_notice_record(tmp_path: Path) -> Path:
+    """A record holding one recorded warning."""
     record = tmp_path / "run.jsonl"
-    record.write_text(
-        "".join(
-            e.model_dump_json() + "\n"
-            for e in [notice(EventFactory(session_id="s"), "warning", "recorded")]
-        )
-    )
+    envelope = notice(EventFactory(session_id="s"), "warning", "recorded")
+    record.write_text(envelope.model_dump_json() + "\n")
+    return record
+
+
+async def test_wrappers_pass_the_inner_sources_live_flag_through(tmp_path):
+    record = one_notice_record(tmp_path)
     replay = ReplaySource(record)
     live = ChildProcessSource(tmp_path / "child.py", [])
     assert TeeSource(replay).live is False
@@ -264,13 +267,7 @@ async def test_wrappers_pass_the_inner_sources_live_flag_through(tmp_path):
 
 async def test_web_mode_shows_the_dashboard_address_in_the_status_bar(tmp_path):
     """With --web the address (and its token) is on screen, not only in the console."""
-    record = tmp_path / "run.jsonl"
-    record.write_text(
-        "".join(
-            e.model_dump_json() + "\n"
-            for e in [notice(EventFactory(session_id="s"), "warning", "recorded")]
-        )
-    )
+    record = one_notice_record(tmp_path)
     source = BridgedSource(TeeSource(ReplaySource(record)), lambda: Bridge(port=0, token="s3"))
     app = FlockApp(source)
     async with app.run_test(size=(160, 20)) as pilot:
