@@ -368,10 +368,10 @@ async def test_an_event_the_state_cannot_fold_becomes_a_warning(tui, events, mon
 
     original = RunState._on_stream
 
-    def broken(self, payload, when):
+    def broken(self, payload, when, *more):
         if payload.content == "boom":
             raise RuntimeError("cannot fold this")
-        original(self, payload, when)
+        original(self, payload, when, *more)
 
     monkeypatch.setattr(RunState, "_on_stream", broken)
     source = tui.ListSource(
