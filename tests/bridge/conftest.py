@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
+import shutil
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from aiohttp import ClientWebSocketResponse, WSMsgType
@@ -19,6 +20,7 @@ from engine.events import (
     RunStarted,
     StreamingOutput,
 )
+from flock_tui.bridge import Bridge
 
 TIMEOUT = 10.0
 
@@ -113,3 +115,44 @@ async def receive_events(
             envelopes.append(obj)
             if obj["seq"] >= until_seq:
                 return envelopes, controls
+
+
+# -- the real browser (tests/bridge/test_browser*.py) ---------------------------------
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+WAIT = 30.0
+
+
+@pytest.fixture
+async def page() -> AsyncIterator:
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        context = await browser.new_context()
+        page = await context.new_page()
+        page.problems = []  # console errors (a CSP violation would show here)
+        page.on("console", lambda m: m.type == "error" and page.problems.append(m.text))
+        page.on("pageerror", lambda e: page.problems.append(str(e)))
+        try:
+            yield page
+        finally:
+            await browser.close()
+
+
+@pytest.fixture
+async def served() -> AsyncIterator[tuple[Bridge, str, EventFactory]]:
+    """A started Bridge on a free port, its URL and an event factory; closed afterwards."""
+    bridge = Bridge(port=0)
+    url = await bridge.start()
+    try:
+        yield bridge, url, EventFactory()
+    finally:
+        await bridge.close("test over")
