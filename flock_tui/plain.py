@@ -31,7 +31,7 @@ from engine.events import (
     StreamingOutput,
 )
 from flock_tui.sources.base import EventSource, SourceEnded, SourceItem, SourceNotice
-from flock_tui.text import one_line, sanitize
+from flock_tui.text import count, one_line, sanitize
 
 INDENT = "    "
 
@@ -48,10 +48,6 @@ class _Run:
 def _short(ident: str | None) -> str:
     """The first 8 characters of an id from the child (sanitized: ids are its text too)."""
     return sanitize(ident or "-")[:8]
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 class PlainRenderer:
@@ -235,9 +231,9 @@ class PlainRenderer:
         for run in self.runs.values():
             self._flush_run(run)
         code = "unknown" if item.exit_code is None else str(item.exit_code)
-        summary = _count(self.artifacts, "artifact")
+        summary = count(self.artifacts, "artifact")
         if self.errors:
-            summary += f", {_count(self.errors, 'agent error')}"
+            summary += f", {count(self.errors, 'agent error')}"
         reason = one_line(item.reason, 300)
         said = f"code {code}" in reason  # "exited with code 3" needs no "(exit code 3)"
         self._line(f"[end] {reason}{'' if said else f' (exit code {code})'}; {summary}")

@@ -46,3 +46,8 @@ def one_line(text: str, limit: int = 200) -> str:
     """Sanitised text folded onto one line and shortened to `limit` characters."""
     flat = " ".join(sanitize(text).split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def count(n: int, noun: str) -> str:
+    """'1 warning', '2 warnings'."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"

@@ -12,7 +12,7 @@ from textual.widget import Widget
 
 from flock_tui.runmodel import AgentModel, ConsoleLine, FeedEntry
 from flock_tui.state import RunState
-from flock_tui.text import one_line
+from flock_tui.text import count, one_line
 from flock_tui.widgets.document import TextBlock
 from flock_tui.widgets.format import BADGE_DOTS, fmt_seconds, fmt_time, fmt_tokens
 from flock_tui.widgets.lineview import LineView
@@ -108,12 +108,11 @@ class StatusBar(_Line):
         else:
             text.append(" STARTING ", style="bold black on yellow")
         text.append(f" {state.running_agents}/{len(state.agents)} running", style="bold")
-        artifacts = state.artifact_count
-        text.append(f" · {artifacts} artifact{'' if artifacts == 1 else 's'}")
+        text.append(f" · {count(state.artifact_count, 'artifact')}")
         text.append(f" · {fmt_tokens(state.tokens)} tok")
         text.append(f" · {fmt_seconds(state.elapsed)}")
         if state.warning_count:
-            text.append(f" · ⚠ {state.warning_count} warning(s) (c)", style="bold yellow")
+            text.append(f" · ⚠ {count(state.warning_count, 'warning')} (c)", style="bold yellow")
         if self.dashboard_url:
             text.append(f"  dashboard {one_line(self.dashboard_url, 120)}", style="bold cyan")
         text.append(f"  {one_line(self.title_text, 60)}", style="dim")
@@ -187,8 +186,7 @@ class FeedView(LineView):
         assert isinstance(self._block, TextBlock)
         self._block.append(("\n" if self._count else "") + "\n".join(lines))
         self._count += len(entries)
-        plural = "" if self._count == 1 else "s"
-        self.border_title = f"blackboard · {self._count} artifact{plural}"
+        self.border_title = f"blackboard · {count(self._count, 'artifact')}"
         self.update_layout()
 
 
@@ -245,5 +243,5 @@ class ConsoleView(LineView):
             run.append(line.text)
         self._write(kind, run)
         self._write("warning", list(warnings))
-        self.border_title = f"console · {self.lines_seen} line(s)"
+        self.border_title = f"console · {count(self.lines_seen, 'line')}"
         self.update_layout()

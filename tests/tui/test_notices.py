@@ -133,7 +133,7 @@ async def test_a_replay_of_a_record_shows_the_live_runs_warnings_on_the_same_scr
     # The live run counted and showed them ...
     state = live_app.state
     assert state.warning_count == 3 and len(state.warnings) == 3
-    assert "⚠ 3 warning(s)" in live
+    assert "⚠ 3 warnings" in live
     assert "garbled" in live and "console between" in live
     streams = [stream for stream, _ in console_of(live_app)]
     assert streams.count("warning") == 3 and streams.count("stdout") == 3
@@ -226,7 +226,7 @@ async def test_an_info_notice_is_shown_in_the_console_but_not_counted(tui, event
         await tui.wait_for_events(app, 4)
         await pilot.pause()
         assert app.state.warning_count == 1
-        assert "⚠ 1 warning(s)" in app.status_bar.render().plain
+        assert "⚠ 1 warning" in app.status_bar.render().plain
         assert app.console_view.plain_lines()[-1] == "⚠ warning: bad line"
         source.end()
         await tui.wait_until_ended(app)
